@@ -1,0 +1,51 @@
+# Two commands: `make run` (install what is missing, migrate, demo data, serve on 127.0.0.1:8000)
+# and `make test` (ruff, migrations check, the whole pytest suite).
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export DJANGO_DEBUG ?= 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk gettext chromium
+
+.PHONY: run test deps system-deps clean
+
+run: deps
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: deps
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo
+
+system-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	    echo "NOTE: not root (or no apt-get), so these Debian packages are not installed:$$missing"; \
+	    echo "      PDFs need Pango/HarfBuzz and a CJK font; browser tests need chromium. Ask an admin to run:"; \
+	    echo "      apt-get install$$missing"; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || { python=$$(bin/find-python) && echo "Using $$python" && $$python -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+locale/zh_Hans/LC_MESSAGES/django.mo: locale/zh_Hans/LC_MESSAGES/django.po $(VENV)/.installed
+	$(PY) manage.py compilemessages --ignore .venv -l zh_Hans
+
+clean:
+	rm -rf $(VENV) var/static

@@ -1,0 +1,15 @@
+from django.urls import include, path
+
+from config import views
+from identity.admin_site import admin_site
+from identity.dev_views import outbox
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin_site.urls),
+    path("office/", include("identity.office_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("dev/outbox/", outbox, name="dev-outbox"),  # 404 unless DEBUG
+]

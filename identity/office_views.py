@@ -1,0 +1,93 @@
+"""Operator sign-in: password, then TOTP (enrolment forced at first sign-in)."""
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+
+from identity import services
+from identity.decorators import office_required
+from identity.forms import OperatorLoginForm, OtpForm
+
+
+def _next_url(request) -> str:
+    target = request.session.get("office_next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return "/office/"
+
+
+def login_view(request):
+    form = OperatorLoginForm(request.POST or None)
+    if request.method == "GET" and request.GET.get("next"):
+        request.session["office_next"] = request.GET["next"]
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.operator_authenticate(
+                request=request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+            )
+        except services.OperatorLocked as exc:
+            form.add_error(None, _("Too many failed attempts. Try again after %(until)s.") % {"until": exc.until})
+        else:
+            if user is None:
+                form.add_error(None, _("Username or password is wrong."))
+            else:
+                target = request.session.get("office_next", "")
+                login(request, user)  # rotates the session key
+                request.session["office_next"] = target
+                return redirect("office:otp")
+    return render(request, "office/login.html", {"form": form})
+
+
+def otp_view(request):
+    if not request.user.is_authenticated:
+        return redirect("office:login")
+    if request.user.is_verified():
+        return redirect(_next_url(request))
+    if services.totp_device_confirmed(request.user) is None:
+        return redirect("office:enrol")
+    form = OtpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = services.operator_otp_verify(user=request.user, token=form.cleaned_data["token"])
+        if device is not None:
+            otp_login(request, device)
+            return redirect(_next_url(request))
+        form.add_error("token", _("That code is wrong or expired. Wait for the next code and try again."))
+    return render(request, "office/otp.html", {"form": form})
+
+
+def enrol_view(request):
+    if not request.user.is_authenticated:
+        return redirect("office:login")
+    if services.totp_device_confirmed(request.user) is not None:
+        return redirect("office:otp")
+    device = services.totp_enrolment_start(user=request.user)
+    form = OtpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        codes = services.totp_enrolment_confirm(
+            user=request.user, device_id=device.pk, token=form.cleaned_data["token"]
+        )
+        if codes is not None:
+            device.refresh_from_db()
+            otp_login(request, device)
+            return render(request, "office/backup_codes.html", {"codes": codes, "next": _next_url(request)})
+        form.add_error("token", _("That code does not match. Check the clock of your phone and try again."))
+    qr = segno.make(device.config_url, error="m").svg_data_uri(scale=5)
+    return render(request, "office/enrol.html", {"form": form, "qr": qr, "secret": device.config_url})
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    messages.info(request, _("You are signed out."))
+    return redirect("office:login")
+
+
+@office_required
+def dashboard(request):
+    memberships = request.user.memberships.select_related("organization")
+    return render(request, "office/dashboard.html", {"memberships": memberships})

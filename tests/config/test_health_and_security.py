@@ -1,0 +1,95 @@
+import subprocess
+import sys
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from tests.conftest import REPO, subprocess_env
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "x" * 64 + "production-like-secret-with-enough-entropy-0123456789",
+    "DJANGO_ALLOWED_HOSTS": "consent.example.com",
+    "DATABASE_URL": "postgres://consent@db.example.com:5432/consent",
+    "CELERY_BROKER_URL": "redis://broker.example.com:6379/0",
+    "PII_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+    "PII_INDEX_KEY": "B" * 43 + "=",
+    "SMS_BACKEND": "identity.sms.HttpSmsBackend",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "PLATFORM_SIGNING_KEY": Ed25519PrivateKey.generate()
+    .private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    .decode(),
+}
+
+
+def manage(*args, **env):
+    base = subprocess_env()
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL"):
+        base.pop(name, None)
+    base.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO, env=base, capture_output=True, text=True, check=False
+    )
+
+
+def test_healthz_answers_while_the_process_runs(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_reports_database_and_broker(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"] == "ok"
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_and_names_the_broker_when_it_is_unreachable(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failing"] == ["broker"]
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["broker"].startswith("error:")
+
+
+def test_production_settings_pass_check_deploy_without_warnings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "PLATFORM_SIGNING_KEY", "DATABASE_URL"])
+def test_start_up_fails_naming_a_missing_production_secret(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_strict_content_security_policy(client):
+    response = client.get("/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert b"<script>" not in response.content
+
+
+@pytest.mark.django_db
+def test_start_page_lists_the_surfaces(client):
+    body = client.get("/").content.decode()
+    for link in ("/signin/", "/office/", "/api/v1/docs/", "/verify/"):
+        assert f'href="{link}"' in body
+
+
+@pytest.mark.django_db
+def test_dev_outbox_is_hidden_unless_debug(client, settings):
+    settings.DEBUG = False
+    assert client.get("/dev/outbox/").status_code == 404
+    settings.DEBUG = True
+    assert client.get("/dev/outbox/").status_code == 200
