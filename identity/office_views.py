@@ -4,6 +4,7 @@ import segno
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -19,6 +20,16 @@ def _next_url(request) -> str:
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
     return "/office/"
+
+
+def _otp_error(user, message: str) -> str:
+    locked_until = services.operator_otp_locked_until(user)
+    if locked_until:
+        seconds = max(1, int((locked_until - timezone.now()).total_seconds()) + 1)
+        return message + " " + _("After several wrong codes, wait %(seconds)s seconds before the next try.") % {
+            "seconds": seconds
+        }
+    return message + " " + _("Wait for the next code and try again.")
 
 
 def login_view(request):
@@ -56,7 +67,7 @@ def otp_view(request):
         if device is not None:
             otp_login(request, device)
             return redirect(_next_url(request))
-        form.add_error("token", _("That code is wrong or expired. Wait for the next code and try again."))
+        form.add_error("token", _otp_error(request.user, _("That code is wrong or expired.")))
     return render(request, "office/otp.html", {"form": form})
 
 
@@ -75,7 +86,7 @@ def enrol_view(request):
             device.refresh_from_db()
             otp_login(request, device)
             return render(request, "office/backup_codes.html", {"codes": codes, "next": _next_url(request)})
-        form.add_error("token", _("That code does not match. Check the clock of your phone and try again."))
+        form.add_error("token", _otp_error(request.user, _("That code does not match. Check the clock of your phone.")))
     qr = segno.make(device.config_url, error="m").svg_data_uri(scale=5)
     return render(request, "office/enrol.html", {"form": form, "qr": qr, "secret": device.config_url})
 

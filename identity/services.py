@@ -102,6 +102,15 @@ def operator_otp_verify(*, user: User, token: str):
     return None
 
 
+def operator_otp_locked_until(user: User):
+    """When django-otp's back-off currently refuses codes, until when (else None)."""
+    for device in TOTPDevice.objects.filter(user=user):
+        allowed, info = device.verify_is_allowed()
+        if not allowed and info and info.get("locked_until"):
+            return info["locked_until"]
+    return None
+
+
 def outbox_message_add(*, channel: str, to: str, body: str, subject: str = "") -> OutboxMessage:
     return OutboxMessage.objects.create(channel=channel, to=to, subject=subject, body=body)
 
