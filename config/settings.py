@@ -197,6 +197,38 @@ PLATFORM_SIGNING_KEY = env.str("PLATFORM_SIGNING_KEY", default="")
 if not PLATFORM_SIGNING_KEY and not DEBUG:
     raise ImproperlyConfigured("PLATFORM_SIGNING_KEY is not set (PEM Ed25519 private key); see .env.example.")
 
+# Personal data at rest (AES-GCM). The first key encrypts; the others still decrypt until rotated.
+PII_ENCRYPTION_KEYS = env.list(
+    "PII_ENCRYPTION_KEYS", default=["dev1:ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="] if DEBUG else []
+)
+PII_INDEX_KEY = _secret("PII_INDEX_KEY", "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTMyLWJ5dGVz")
+if not PII_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("PII_ENCRYPTION_KEYS is not set ('kid:base64 of 32 random bytes'); see .env.example.")
+
+# People's sign-in by SMS code.
+SMS_CODE_VALID_SECONDS = 300
+SMS_SEND_COOLDOWN_SECONDS = env.int("SMS_SEND_COOLDOWN_SECONDS", default=60)
+SMS_SEND_LIMIT_PER_PHONE_DAY = env.int("SMS_SEND_LIMIT_PER_PHONE_DAY", default=10)
+SMS_SEND_LIMIT_PER_IP_HOUR = env.int("SMS_SEND_LIMIT_PER_IP_HOUR", default=30)
+SMS_CODE_MAX_FAILURES = 5
+REALNAME_BACKEND = env.str("REALNAME_BACKEND", default="identity.realname.ChecksumOnlyVerifier")
+REALNAME_HTTP_URL = env.str("REALNAME_HTTP_URL", default="")
+REALNAME_HTTP_APP_ID = env.str("REALNAME_HTTP_APP_ID", default="")
+REALNAME_HTTP_SECRET = env.str("REALNAME_HTTP_SECRET", default="")
+REALNAME_HTTP_METHOD = env.str("REALNAME_HTTP_METHOD", default="carrier_three_element")
+REALNAME_HTTP_TIMEOUT = env.float("REALNAME_HTTP_TIMEOUT", default=5.0)
+REALNAME_HTTP_RETRIES = env.int("REALNAME_HTTP_RETRIES", default=2)
+SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
+SMS_HTTP_APP_ID = env.str("SMS_HTTP_APP_ID", default="")
+SMS_HTTP_SECRET = env.str("SMS_HTTP_SECRET", default="")
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)
+SMS_HTTP_RETRIES = env.int("SMS_HTTP_RETRIES", default=2)
+if not DEBUG and REALNAME_BACKEND.endswith("ChecksumOnlyVerifier"):
+    raise ImproperlyConfigured(
+        "REALNAME_BACKEND is the development checksum-only verifier; production needs a real one "
+        "(identity.realname.HttpRealNameVerifier with REALNAME_HTTP_URL, _APP_ID and _SECRET)."
+    )
+
 # Messages: SMS through an HTTP gateway in production, into the dev outbox in development.
 SMS_BACKEND = env.str("SMS_BACKEND", default="identity.sms.OutboxSmsBackend")
 EMAIL_BACKEND_PATH = env.str("EMAIL_BACKEND", default="identity.mail.OutboxEmailBackend")
@@ -214,6 +246,13 @@ if not DEBUG and (SMS_BACKEND.endswith("OutboxSmsBackend") or EMAIL_BACKEND_PATH
     raise ImproperlyConfigured(
         "SMS_BACKEND and EMAIL_BACKEND must name real gateways in production; the dev outbox is for DEBUG only."
     )
+
+if not DEBUG:
+    for _backend, _prefix in ((REALNAME_BACKEND, "REALNAME_HTTP"), (SMS_BACKEND, "SMS_HTTP")):
+        if _backend.split(".")[-1].startswith("Http"):
+            for _name in ("URL", "APP_ID", "SECRET"):
+                if not globals()[f"{_prefix}_{_name}"]:
+                    raise ImproperlyConfigured(f"{_prefix}_{_name} is not set but {_backend} needs it.")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

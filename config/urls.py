@@ -10,6 +10,8 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin_site.urls),
     path("office/", include("identity.office_urls")),
+    path("", include("identity.portal_urls")),
+    path("", include("consent.portal.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dev/outbox/", outbox, name="dev-outbox"),  # 404 unless DEBUG
 ]

@@ -13,3 +13,57 @@ class OtpForm(forms.Form):
         max_length=16,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+class PhoneForm(forms.Form):
+    phone = forms.CharField(
+        label=_("Mobile number"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+    def clean_phone(self):
+        from identity.validators import normalize_phone
+
+        return normalize_phone(self.cleaned_data["phone"])
+
+
+class CodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("6-digit code from the SMS"),
+        regex=r"^\s*\d{6}\s*$",
+        error_messages={"invalid": _("Enter the 6 digits from the SMS.")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": "6"}),
+    )
+
+
+class IdentityForm(forms.Form):
+    legal_name = forms.CharField(label=_("Legal name (as on your ID card)"), max_length=60)
+    id_number = forms.CharField(
+        label=_("ID number (18 characters)"),
+        max_length=24,
+        help_text=_(
+            "Resident identity card, residence permit for Hong Kong, Macao and Taiwan residents, or foreign permanent resident ID card."
+        ),
+    )
+
+    def clean_id_number(self):
+        from identity.validators import validate_resident_id
+
+        return validate_resident_id(self.cleaned_data["id_number"]).number
+
+
+class GuardianForm(IdentityForm):
+    relationship = forms.ChoiceField(
+        label=_("Your relationship to the child"),
+        widget=forms.RadioSelect,
+        choices=[],
+    )
+
+    def __init__(self, *args, **kwargs):
+        from identity.models import Guardian
+
+        super().__init__(*args, **kwargs)
+        self.fields["relationship"].choices = Guardian.Relationship.choices
+        self.fields["legal_name"].label = _("Guardian's legal name")
+        self.fields["id_number"].label = _("Guardian's ID number")

@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin
 
 
 class User(AbstractUser):
@@ -59,3 +60,143 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.channel} to {self.to}"
+
+
+class IdentityCheck(models.Model):
+    """Evidence of one real-name check (Provisions Art. 9): who was checked, how, by whom, with what outcome."""
+
+    class Subject(models.TextChoices):
+        SELF = "self", _("the person")
+        GUARDIAN = "guardian", _("the guardian")
+
+    person = models.ForeignKey("Person", on_delete=models.CASCADE, related_name="checks")
+    subject = models.CharField(max_length=16, choices=Subject.choices)
+    method = models.CharField(max_length=40)
+    backend = models.CharField(max_length=40)
+    reference = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=16)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.subject} {self.method}: {self.outcome}"
+
+    def as_evidence(self) -> dict:
+        return {
+            "method": self.method,
+            "backend": self.backend,
+            "reference": self.reference,
+            "outcome": self.outcome,
+            "time": self.created_at.isoformat(),
+        }
+
+
+class Person(models.Model):
+    """Someone whose face or voice may be edited. Legal name and ID number are encrypted at rest."""
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="person")
+    phone = models.CharField(_("mobile number"), max_length=20, unique=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    legal_name_enc = models.TextField(blank=True)
+    id_number_enc = models.TextField(blank=True)
+    id_number_index = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    legal_name_masked = models.CharField(max_length=40, blank=True)
+    id_number_masked = models.CharField(max_length=18, blank=True)
+    id_kind = models.CharField(max_length=24, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification = models.ForeignKey(IdentityCheck, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.legal_name_masked or 'person'} ({self.phone[:5]}…{self.phone[-2:]})"
+
+    @property
+    def legal_name(self) -> str:
+        from identity.crypto import decrypt
+
+        return decrypt(self.legal_name_enc, context="person.legal_name") if self.legal_name_enc else ""
+
+    @property
+    def id_number(self) -> str:
+        from identity.crypto import decrypt
+
+        return decrypt(self.id_number_enc, context="person.id_number") if self.id_number_enc else ""
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    def age_on(self, day) -> int | None:
+        from identity.validators import age_on
+
+        return age_on(self.birth_date, day) if self.birth_date else None
+
+
+class Guardian(models.Model):
+    """The guardian who decides for a child under 14 (PIPL Art. 31); both identities are recorded."""
+
+    class Relationship(models.TextChoices):
+        PARENT = "parent", _("parent")
+        GUARDIAN = "legal_guardian", _("other legal guardian")
+
+    child = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="guardian")
+    legal_name_enc = models.TextField()
+    id_number_enc = models.TextField()
+    id_number_index = models.CharField(max_length=64)
+    legal_name_masked = models.CharField(max_length=40)
+    id_number_masked = models.CharField(max_length=18)
+    birth_date = models.DateField()
+    relationship = models.CharField(max_length=20, choices=Relationship.choices)
+    verification = models.ForeignKey(IdentityCheck, on_delete=models.PROTECT, related_name="+")
+    verified_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.legal_name_masked} ({self.relationship})"
+
+
+class SmsSend(models.Model):
+    """One SMS code sent: the ledger behind the per-phone and per-address limits (SMS pumping)."""
+
+    phone = models.CharField(max_length=20, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    purpose = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self):
+        return f"{self.purpose} code to {self.phone}"
+
+
+class PhoneDevice(ThrottlingMixin, CooldownMixin, TimestampMixin, SideChannelDevice):
+    """A django-otp device that delivers 6-digit codes by SMS, optionally bound to a digest of terms."""
+
+    phone = models.CharField(max_length=20)
+    bound_to = models.CharField(max_length=64, blank=True)
+
+    class Meta(SideChannelDevice.Meta):
+        verbose_name = "SMS device"
+
+    def get_throttle_factor(self):
+        return 1
+
+    def get_cooldown_duration(self):
+        from django.conf import settings
+
+        return settings.SMS_SEND_COOLDOWN_SECONDS
+
+    def verify_token(self, token):
+        """As django-otp's EmailDevice: refuse while backing off, count failures, reset on success."""
+        verify_allowed, _ = self.verify_is_allowed()
+        if not verify_allowed:
+            return False
+        verified = super().verify_token(token)
+        if verified:
+            self.throttle_reset(commit=False)
+            self.set_last_used_timestamp(commit=False)
+            self.save()
+        else:
+            self.throttle_increment()
+        return verified

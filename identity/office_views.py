@@ -1,5 +1,7 @@
 """Operator sign-in: password, then TOTP (enrolment forced at first sign-in)."""
 
+import math
+
 import segno
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -25,10 +27,12 @@ def _next_url(request) -> str:
 def _otp_error(user, message: str) -> str:
     locked_until = services.operator_otp_locked_until(user)
     if locked_until:
-        seconds = max(1, int((locked_until - timezone.now()).total_seconds()) + 1)
-        return message + " " + _("After several wrong codes, wait %(seconds)s seconds before the next try.") % {
-            "seconds": seconds
-        }
+        seconds = max(1, math.ceil((locked_until - timezone.now()).total_seconds()))
+        return (
+            message
+            + " "
+            + _("After several wrong codes, wait %(seconds)s seconds before the next try.") % {"seconds": seconds}
+        )
     return message + " " + _("Wait for the next code and try again.")
 
 

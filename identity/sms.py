@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from identity.gateway import GatewayRejected, required_setting, signed_post
+
 
 class OutboxSmsBackend:
     """Development backend: writes the message to the dev outbox instead of sending it."""
@@ -12,6 +14,27 @@ class OutboxSmsBackend:
 
         message = outbox_message_add(channel="sms", to=phone, body=text)
         return f"outbox-{message.pk}"
+
+
+class HttpSmsBackend:
+    """Production backend: the signed HTTP SMS gateway (see ``identity.gateway``).
+
+    Raises ``GatewayUnavailable`` when the gateway is down, so the calling task retries later, and
+    ``GatewayRejected`` when it refuses the message, which no retry can fix.
+    """
+
+    def send(self, *, phone: str, text: str) -> str:
+        answer = signed_post(
+            url=required_setting("SMS_HTTP_URL"),
+            app_id=required_setting("SMS_HTTP_APP_ID"),
+            secret=required_setting("SMS_HTTP_SECRET"),
+            payload={"to": phone, "text": text},
+            timeout=float(getattr(settings, "SMS_HTTP_TIMEOUT", 5)),
+            retries=int(getattr(settings, "SMS_HTTP_RETRIES", 2)),
+        )
+        if not answer.get("message_id"):
+            raise GatewayRejected(200, f"no message_id in the answer: {answer}")
+        return str(answer["message_id"])
 
 
 def sms_backend():

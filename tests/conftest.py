@@ -38,6 +38,39 @@ def _media_and_eager(settings, tmp_path, request):
     app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _on_commit_runs_when_the_app_commits(request, monkeypatch):
+    """In tests wrapped in a transaction, run on_commit callbacks when the code under test commits.
+
+    pytest-django wraps each `db` test in a transaction that never commits, so `transaction.on_commit`
+    would never fire. Here the callbacks fire when the application's outermost atomic block closes
+    successfully (callbacks from rolled-back blocks are discarded by Django), as in production.
+    Tests on `transactional_db` commit for real and need none of this.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = marker is not None or "db" in request.fixturenames
+    if not uses_db or "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction")):
+        yield
+        return
+    from django.db import connections, transaction
+
+    request.getfixturevalue("db")
+    baseline = len(connections["default"].atomic_blocks)
+    original_exit = transaction.Atomic.__exit__
+
+    def exit_and_run(self, exc_type, exc_value, traceback):
+        result = original_exit(self, exc_type, exc_value, traceback)
+        conn = connections[self.using or "default"]
+        if len(conn.atomic_blocks) == baseline and conn.run_on_commit and not conn.needs_rollback:
+            callbacks, conn.run_on_commit = conn.run_on_commit, []
+            for _savepoints, func, _robust in callbacks:
+                func()
+        return result
+
+    monkeypatch.setattr(transaction.Atomic, "__exit__", exit_and_run)
+    yield
+
+
 def subprocess_env(**extra) -> dict:
     """Environment for a child process that must use the same (test) database as this process."""
     env = dict(os.environ)

@@ -16,6 +16,13 @@ PRODUCTION = {
     "PII_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
     "PII_INDEX_KEY": "B" * 43 + "=",
     "SMS_BACKEND": "identity.sms.HttpSmsBackend",
+    "SMS_HTTP_URL": "https://sms.example.com/send",
+    "SMS_HTTP_APP_ID": "app",
+    "SMS_HTTP_SECRET": "sms-secret",
+    "REALNAME_BACKEND": "identity.realname.HttpRealNameVerifier",
+    "REALNAME_HTTP_URL": "https://verify.example.com/check",
+    "REALNAME_HTTP_APP_ID": "app",
+    "REALNAME_HTTP_SECRET": "realname-secret",
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     "PLATFORM_SIGNING_KEY": Ed25519PrivateKey.generate()
     .private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
@@ -63,7 +70,17 @@ def test_production_settings_pass_check_deploy_without_warnings():
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "PLATFORM_SIGNING_KEY", "DATABASE_URL"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "DJANGO_SECRET_KEY",
+        "PLATFORM_SIGNING_KEY",
+        "DATABASE_URL",
+        "PII_ENCRYPTION_KEYS",
+        "PII_INDEX_KEY",
+        "SMS_HTTP_SECRET",
+    ],
+)
 def test_start_up_fails_naming_a_missing_production_secret(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = manage("check", **env)

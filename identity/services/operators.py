@@ -1,5 +1,3 @@
-"""Every write of the identity app goes through here."""
-
 from datetime import timedelta
 
 from django.contrib.auth import authenticate

@@ -1,0 +1,120 @@
+"""People's sign-in: phone → SMS code → real-name check (→ guardian for a child under 14)."""
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from identity import services
+from identity.decorators import person_required
+from identity.errors import IdentityError
+from identity.forms import CodeForm, GuardianForm, IdentityForm, PhoneForm
+from identity.models import Person
+
+HOME = "/me/"
+
+
+def _remember_next(request):
+    target = request.GET.get("next") or request.POST.get("next")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        request.session["portal_next"] = target
+
+
+def _next(request) -> str:
+    return request.session.get("portal_next") or HOME
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def signin(request):
+    _remember_next(request)
+    form = PhoneForm(request.POST or None, initial={"phone": request.session.get("signin_phone", "")})
+    if request.method == "POST" and form.is_valid():
+        phone = form.cleaned_data["phone"]
+        person = services.person_for_phone(phone=phone)
+        try:
+            services.sms_code_send(person=person, ip=client_ip(request))
+        except IdentityError as exc:
+            if request.session.get("signin_phone") != phone:
+                form.add_error("phone", str(exc))
+                return render(request, "portal/signin.html", {"form": form})
+            messages.error(request, str(exc))  # a code already sent to this phone still works
+        request.session["signin_phone"] = phone
+        return redirect("signin:code")
+    return render(request, "portal/signin.html", {"form": form})
+
+
+def signin_code(request):
+    phone = request.session.get("signin_phone")
+    if not phone:
+        return redirect("signin:phone")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        person = Person.objects.get(phone=phone)
+        try:
+            device = services.sms_code_verify(person=person, code=form.cleaned_data["code"])
+        except IdentityError as exc:
+            form.add_error("code", str(exc))
+        else:
+            target = _next(request)
+            services.person_signin(request=request, person=person, device=device)
+            request.session["signin_phone"] = phone
+            return redirect(target)
+    masked = phone[:-8] + "****" + phone[-4:]
+    return render(request, "portal/signin_code.html", {"form": form, "phone": phone, "masked_phone": masked})
+
+
+@require_POST
+def signout(request):
+    logout(request)
+    messages.info(request, _("You are signed out."))
+    return redirect("signin:phone")
+
+
+@person_required
+def identity(request):
+    _remember_next(request)
+    person = request.person
+    form = IdentityForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            person = services.person_identity_verify(
+                person=person, legal_name=form.cleaned_data["legal_name"], id_number=form.cleaned_data["id_number"]
+            )
+        except (IdentityError, ValidationError) as exc:
+            form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
+        else:
+            if person.age_on(services.today()) < services.CHILD_AGE:
+                return redirect("signin:guardian")
+            messages.success(request, _("Your identity is verified."))
+            return redirect(_next(request))
+    return render(request, "portal/identity.html", {"form": form, "person": person})
+
+
+@person_required
+def guardian(request):
+    person = request.person
+    if not person.is_verified:
+        return redirect("signin:identity")
+    if person.age_on(services.today()) >= services.CHILD_AGE:
+        return redirect(_next(request))
+    form = GuardianForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.guardian_verify(
+                child=person,
+                legal_name=form.cleaned_data["legal_name"],
+                id_number=form.cleaned_data["id_number"],
+                relationship=form.cleaned_data["relationship"],
+            )
+        except (IdentityError, ValidationError) as exc:
+            form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
+        else:
+            messages.success(request, _("Guardian verified. You decide for the child from now on."))
+            return redirect(_next(request))
+    return render(request, "portal/guardian.html", {"form": form, "person": person})
