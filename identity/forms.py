@@ -43,7 +43,8 @@ class IdentityForm(forms.Form):
         label=_("ID number (18 characters)"),
         max_length=24,
         help_text=_(
-            "Resident identity card, residence permit for Hong Kong, Macao and Taiwan residents, or foreign permanent resident ID card."
+            "Resident identity card, residence permit for Hong Kong, Macao and Taiwan residents, "
+            "or foreign permanent resident ID card."
         ),
     )
 
