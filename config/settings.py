@@ -180,6 +180,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint-daily": {"task": "audit.tasks.audit_checkpoint_task", "schedule": timedelta(hours=24)},
     "audit-purge-daily": {"task": "audit.tasks.audit_purge_task", "schedule": timedelta(hours=24)},
+    "consent-expire": {"task": "consent.tasks.consent_expire_task", "schedule": timedelta(minutes=5)},
+    "webhook-sweep": {"task": "consent.tasks.webhook_sweep_task", "schedule": timedelta(minutes=1)},
 }
 
 # Audit log (Provisions Art. 10; Cybersecurity Law Art. 21 requires at least six months).
@@ -228,6 +230,12 @@ if not DEBUG and REALNAME_BACKEND.endswith("ChecksumOnlyVerifier"):
         "REALNAME_BACKEND is the development checksum-only verifier; production needs a real one "
         "(identity.realname.HttpRealNameVerifier with REALNAME_HTTP_URL, _APP_ID and _SECRET)."
     )
+
+# Consent requests.
+CONSENT_MAX_VALIDITY_DAYS = env.int("CONSENT_MAX_VALIDITY_DAYS", default=365)
+CONSENT_DENIAL_COOLDOWN_DAYS = env.int("CONSENT_DENIAL_COOLDOWN_DAYS", default=30)
+SAMPLE_MAX_BYTES = env.int("SAMPLE_MAX_BYTES", default=5 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = SAMPLE_MAX_BYTES * 3
 
 # Messages: SMS through an HTTP gateway in production, into the dev outbox in development.
 SMS_BACKEND = env.str("SMS_BACKEND", default="identity.sms.OutboxSmsBackend")

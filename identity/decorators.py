@@ -45,19 +45,24 @@ def person_required(view):
     return wrapper
 
 
+def identity_step(request):
+    """Where the person must go before deciding anything: identity check, then guardian for a child; or None."""
+    from identity.services import CHILD_AGE, today
+
+    person = request.person
+    if not person.is_verified:
+        return redirect(f"/identity/?{urlencode({'next': request.get_full_path()})}")
+    if person.age_on(today()) < CHILD_AGE and not hasattr(person, "guardian"):
+        return redirect(f"/identity/guardian/?{urlencode({'next': request.get_full_path()})}")
+    return None
+
+
 def identity_required(view):
     """Decisions need a verified real name, and for a child under 14 a verified guardian (PIPL Art. 31)."""
 
     @person_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        from identity.services import CHILD_AGE, today
-
-        person = request.person
-        if not person.is_verified:
-            return redirect(f"/identity/?{urlencode({'next': request.get_full_path()})}")
-        if person.age_on(today()) < CHILD_AGE and not hasattr(person, "guardian"):
-            return redirect(f"/identity/guardian/?{urlencode({'next': request.get_full_path()})}")
-        return view(request, *args, **kwargs)
+        return identity_step(request) or view(request, *args, **kwargs)
 
     return wrapper

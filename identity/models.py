@@ -18,6 +18,11 @@ class Organization(models.Model):
     privacy_contact_email = models.EmailField(_("privacy contact e-mail"))
     privacy_contact_phone = models.CharField(_("privacy contact phone"), max_length=20)
     address = models.CharField(_("address"), max_length=300)
+    require_media_binding = models.BooleanField(
+        _("require media binding"),
+        default=False,
+        help_text=_("Token verification refuses media whose SHA-256 is not among the consent's samples."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -174,7 +179,7 @@ class PhoneDevice(ThrottlingMixin, CooldownMixin, TimestampMixin, SideChannelDev
     """A django-otp device that delivers 6-digit codes by SMS, optionally bound to a digest of terms."""
 
     phone = models.CharField(max_length=20)
-    bound_to = models.CharField(max_length=64, blank=True)
+    bound_to = models.CharField(max_length=80, blank=True)
 
     class Meta(SideChannelDevice.Meta):
         verbose_name = "SMS device"

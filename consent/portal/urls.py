@@ -6,4 +6,12 @@ app_name = "portal"
 
 urlpatterns = [
     path("me/", views.home, name="home"),
+    path("r/<str:code>/", views.request_detail, name="request"),
+    path("r/<str:code>/items/<int:item_id>/code/", views.item_code, name="item-code"),
+    path("r/<str:code>/items/<int:item_id>/grant/", views.item_grant, name="item-grant"),
+    path("r/<str:code>/items/<int:item_id>/deny/", views.item_deny, name="item-deny"),
+    path("me/consents/<int:consent_id>/", views.consent_detail, name="consent"),
+    path("me/consents/<int:consent_id>/revoke/", views.consent_revoke, name="consent-revoke"),
+    path("me/organizations/<int:organization_id>/block/", views.organization_block, name="block"),
+    path("me/organizations/<int:organization_id>/unblock/", views.organization_unblock, name="unblock"),
 ]

@@ -1,10 +1,145 @@
-"""The person's portal: their requests, consents, uses of consent, revoke, export, delete."""
+"""The person's portal: their requests, separate decisions, consents, revocation and blocks."""
 
-from django.shortcuts import render
+import json
 
-from identity.decorators import identity_required
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from consent import selectors, services
+from consent.errors import ConsentError, NotForThisPerson
+from consent.models import ConsentRequest
+from consent.portal.forms import DenyForm, GrantForm, RevokeForm
+from identity.decorators import identity_required, identity_step, person_required
+from identity.errors import IdentityError
+from identity.models import Organization
+from identity.portal_views import client_ip
+
+
+def _terms(item) -> dict:
+    return json.loads(item.terms_json)
 
 
 @identity_required
 def home(request):
-    return render(request, "portal/home.html", {"person": request.person})
+    person = request.person
+    context = {
+        "person": person,
+        "pending": selectors.requests_pending_for_person(person=person),
+        "consents": selectors.consents_for_person(person=person),
+        "blocks": person.blocks.select_related("organization"),
+    }
+    return render(request, "portal/home.html", context)
+
+
+@person_required
+def request_detail(request, code):
+    try:
+        services.request_open(person=request.person, code=code)
+    except ConsentRequest.DoesNotExist:
+        return render(request, "portal/request_missing.html", status=404)
+    except NotForThisPerson as exc:
+        return render(request, "portal/request_other_phone.html", {"message": str(exc)}, status=403)
+    step = identity_step(request)
+    if step:
+        return step
+    consent_request = selectors.request_get_for_person(person=request.person, code=code)
+    items = [(item, _terms(item)) for item in consent_request.items.all()]
+    return render(
+        request,
+        "portal/request.html",
+        {"consent_request": consent_request, "items": items, "deny_form": DenyForm()},
+    )
+
+
+@require_POST
+@identity_required
+def item_code(request, code, item_id):
+    item = selectors.item_get_for_person(person=request.person, code=code, item_id=item_id)
+    try:
+        services.item_grant_code_send(person=request.person, item_id=item.pk, ip=client_ip(request))
+    except (ConsentError, IdentityError) as exc:
+        messages.error(request, str(exc))
+        if isinstance(exc, ConsentError):
+            return redirect("portal:request", code=code)
+    return redirect("portal:item-grant", code=code, item_id=item.pk)
+
+
+@identity_required
+def item_grant(request, code, item_id):
+    item = selectors.item_get_for_person(person=request.person, code=code, item_id=item_id)
+    form = GrantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            consent = services.item_grant(person=request.person, item_id=item.pk, code=form.cleaned_data["code"])
+        except ConsentError as exc:
+            messages.error(request, str(exc))
+            return redirect("portal:request", code=code)
+        except IdentityError as exc:
+            form.add_error("code", str(exc))
+        else:
+            messages.success(request, _("Consent granted for this item only. You can withdraw it at any time."))
+            return redirect("portal:consent", consent_id=consent.pk)
+    return render(request, "portal/grant.html", {"item": item, "terms": _terms(item), "form": form, "code": code})
+
+
+@require_POST
+@identity_required
+def item_deny(request, code, item_id):
+    item = selectors.item_get_for_person(person=request.person, code=code, item_id=item_id)
+    form = DenyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The reason is too long (500 characters at most)."))
+        return redirect("portal:request", code=code)
+    try:
+        services.item_deny(person=request.person, item_id=item.pk, reason=form.cleaned_data["reason"])
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("You said no to this item. The organisation is told; nothing may be done with it."))
+    return redirect("portal:request", code=code)
+
+
+@identity_required
+def consent_detail(request, consent_id):
+    consent = selectors.consent_get_for_person(person=request.person, consent_id=consent_id)
+    return render(
+        request,
+        "portal/consent.html",
+        {"consent": consent, "terms": json.loads(consent.terms_json), "form": RevokeForm()},
+    )
+
+
+@identity_required
+def consent_revoke(request, consent_id):
+    consent = selectors.consent_get_for_person(person=request.person, consent_id=consent_id)
+    form = RevokeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_revoke(person=request.person, consent_id=consent.pk, reason=form.cleaned_data["reason"])
+        except ConsentError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Consent withdrawn. Services can no longer use it."))
+        return redirect("portal:consent", consent_id=consent.pk)
+    return render(request, "portal/revoke.html", {"consent": consent, "form": form})
+
+
+@require_POST
+@identity_required
+def organization_block(request, organization_id):
+    try:
+        services.organization_block(person=request.person, organization_id=organization_id)
+    except Organization.DoesNotExist:
+        return redirect("portal:home")
+    messages.success(request, _("Blocked. This organisation can no longer send you requests."))
+    return redirect("portal:home")
+
+
+@require_POST
+@identity_required
+def organization_unblock(request, organization_id):
+    services.organization_unblock(person=request.person, organization_id=organization_id)
+    messages.success(request, _("Unblocked."))
+    return redirect("portal:home")

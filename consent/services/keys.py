@@ -1,4 +1,4 @@
-"""Every state change of the consent app goes through here."""
+"""API keys for services."""
 
 import hashlib
 import secrets
@@ -8,6 +8,8 @@ from django.db import transaction
 import audit
 from consent.models import ApiKey
 from identity.models import Organization
+
+__all__ = ["API_KEY_PREFIX", "api_key_create", "api_key_hash"]
 
 API_KEY_PREFIX = "lc_"
 

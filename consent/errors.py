@@ -1,0 +1,70 @@
+"""Expected failures of the consent app: a stable code, a message a person can act on, field errors."""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class ConsentError(Exception):
+    code = "consent_error"
+    status = 400
+    message = _("The request could not be processed.")
+
+    def __init__(self, message=None, *, fields: dict | None = None, **params):
+        if message is not None:
+            self.message = message
+        self.params = params
+        self.fields = fields or {}
+        super().__init__(str(self))
+
+    def __str__(self):
+        return str(self.message) % self.params if self.params else str(self.message)
+
+
+class InvalidRequest(ConsentError):
+    code = "invalid"
+
+
+class PersonBlockedOrganization(ConsentError):
+    code = "person_blocked_organization"
+    status = 409
+    message = _("This person has blocked requests from your organisation. No request can be sent to them.")
+
+
+class CoolingDown(ConsentError):
+    code = "cooling_down"
+    status = 409
+    message = _(
+        "This person refused a %(modality)s request from your organisation on %(date)s. "
+        "A new %(modality)s request can be sent after %(until)s."
+    )
+
+
+class NotPending(ConsentError):
+    code = "not_pending"
+    status = 409
+    message = _("This has already been decided or is no longer open (%(state)s).")
+
+
+class RequestExpired(ConsentError):
+    code = "request_expired"
+    status = 409
+    message = _("This request has expired. Ask the organisation to send a new one if you still want to decide.")
+
+
+class NotForThisPerson(ConsentError):
+    code = "not_for_this_person"
+    status = 403
+    message = _(
+        "This request was sent to another mobile number. Sign out and sign in with the number that received the SMS."
+    )
+
+
+class ConsentNotActive(ConsentError):
+    code = "consent_not_active"
+    status = 409
+    message = _("This consent is already %(state)s.")
+
+
+class ResendLimited(ConsentError):
+    code = "resend_limited"
+    status = 429
+    message = _("The notification was sent recently. You can send it again after %(when)s.")

@@ -1,0 +1,24 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from identity.forms import CodeForm
+
+
+class DenyForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (optional)"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class GrantForm(CodeForm):
+    pass
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (optional)"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    confirm = forms.BooleanField(
+        label=_("I want to withdraw this consent. Services can no longer use my likeness under it."),
+        error_messages={"required": _("Tick the box to confirm that you want to withdraw.")},
+    )

@@ -1,0 +1,112 @@
+"""Reads scoped by who is asking. A missing or foreign object is a 404, never a 403 that confirms it exists."""
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from consent.models import Consent, ConsentRequest, RequestItem, Sample
+from identity.models import Membership, Organization, Person, User
+
+
+def organizations_for_operator(user: User) -> QuerySet[Organization]:
+    return Organization.objects.filter(memberships__user=user).order_by("name")
+
+
+def membership_for_operator(*, user: User, organization_id: int | None = None) -> Membership:
+    memberships = Membership.objects.select_related("organization").filter(user=user)
+    if organization_id:
+        memberships = memberships.filter(organization_id=organization_id)
+    membership = memberships.order_by("organization__name").first()
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def _items_prefetch():
+    return Prefetch("items", queryset=RequestItem.objects.prefetch_related("samples").select_related("consent"))
+
+
+def requests_for_operator(*, organization: Organization, state: str = "", phone: str = "", modality: str = ""):
+    requests = ConsentRequest.objects.filter(organization=organization).prefetch_related("items")
+    if state:
+        requests = requests.filter(state=state)
+    if phone:
+        requests = requests.filter(person_phone__contains=phone.strip().replace(" ", ""))
+    if modality:
+        requests = requests.filter(items__modality=modality).distinct()
+    return requests
+
+
+def request_get_for_operator(*, organization: Organization, request_id: int) -> ConsentRequest:
+    request = (
+        ConsentRequest.objects.filter(pk=request_id, organization=organization)
+        .select_related("created_by_user", "created_by_key")
+        .prefetch_related(_items_prefetch(), "notifications__attempts")
+        .first()
+    )
+    if request is None:
+        raise Http404
+    return request
+
+
+def consents_for_operator(*, organization: Organization, state: str = ""):
+    consents = Consent.objects.filter(organization=organization).select_related("person", "item__request")
+    return consents.filter(state=state) if state else consents
+
+
+def consent_get_for_operator(*, organization: Organization, consent_id: int) -> Consent:
+    consent = (
+        Consent.objects.filter(pk=consent_id, organization=organization)
+        .select_related("person", "guardian", "item__request")
+        .first()
+    )
+    if consent is None:
+        raise Http404
+    return consent
+
+
+def request_get_for_person(*, person: Person, code: str) -> ConsentRequest:
+    request = (
+        ConsentRequest.objects.filter(code=code, person=person)
+        .select_related("organization")
+        .prefetch_related(_items_prefetch())
+        .first()
+    )
+    if request is None:
+        raise Http404
+    return request
+
+
+def item_get_for_person(*, person: Person, code: str, item_id: int) -> RequestItem:
+    item = (
+        RequestItem.objects.filter(pk=item_id, request__code=code, request__person=person)
+        .select_related("request__organization")
+        .prefetch_related("samples")
+        .first()
+    )
+    if item is None:
+        raise Http404
+    return item
+
+
+def requests_pending_for_person(*, person: Person):
+    return (
+        ConsentRequest.objects.filter(person_phone=person.phone, state=ConsentRequest.State.PENDING)
+        .select_related("organization")
+        .prefetch_related("items")
+    )
+
+
+def consents_for_person(*, person: Person):
+    return Consent.objects.filter(person=person).select_related("organization", "item")
+
+
+def consent_get_for_person(*, person: Person, consent_id: int) -> Consent:
+    consent = (
+        Consent.objects.filter(pk=consent_id, person=person)
+        .select_related("organization", "item__request", "guardian")
+        .prefetch_related(Prefetch("item__samples", queryset=Sample.objects.all()))
+        .first()
+    )
+    if consent is None:
+        raise Http404
+    return consent

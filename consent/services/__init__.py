@@ -1,0 +1,7 @@
+"""Every state change of the consent app goes through these functions (split by feature)."""
+
+from consent.services.decisions import *  # noqa: F403
+from consent.services.keys import *  # noqa: F403
+from consent.services.notify import *  # noqa: F403
+from consent.services.requests import *  # noqa: F403
+from consent.services.webhooks import *  # noqa: F403
