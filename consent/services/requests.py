@@ -229,7 +229,8 @@ def request_create(*, actor, organization: Organization, data: RequestInput) -> 
     now = timezone.now()
     phone, _errors = _validate(data, timezone.localdate())
     _refuse_if_blocked_or_cooling(organization, phone, {i.modality for i in data.items}, now)
-    contact = f"{organization.privacy_contact_name} <{organization.privacy_contact_email}> {organization.privacy_contact_phone}"
+    org = organization
+    contact = f"{org.privacy_contact_name} <{org.privacy_contact_email}> {org.privacy_contact_phone}"
     request = ConsentRequest.objects.create(
         organization=organization,
         code=secrets.token_urlsafe(24),  # 192 bits: the link cannot be guessed

@@ -18,7 +18,7 @@ PERSON_ID = "11010519491231002X"
 
 
 def png_bytes(seed: int = 0) -> bytes:
-    """A real 1×1 PNG (different bytes per seed)."""
+    """A real 1x1 PNG (different bytes per seed)."""
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
