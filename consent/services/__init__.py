@@ -5,3 +5,4 @@ from consent.services.keys import *  # noqa: F403
 from consent.services.notify import *  # noqa: F403
 from consent.services.requests import *  # noqa: F403
 from consent.services.webhooks import *  # noqa: F403
+from consent.services.presentations import *  # noqa: F403

@@ -4,14 +4,23 @@ import hashlib
 import secrets
 
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 import audit
+from consent.errors import ConsentError
 from consent.models import ApiKey
 from identity.models import Organization
 
-__all__ = ["API_KEY_PREFIX", "api_key_create", "api_key_hash"]
+__all__ = ["API_KEY_PREFIX", "ApiKeyRevoked", "api_key_create", "api_key_hash", "api_key_revoke", "api_key_rotate"]
 
 API_KEY_PREFIX = "lc_"
+
+
+class ApiKeyRevoked(ConsentError):
+    code = "api_key_revoked"
+    status = 409
+    message = _("This key is revoked; create a new key instead.")
 
 
 def api_key_hash(secret: str) -> str:
@@ -37,3 +46,36 @@ def api_key_create(*, actor, organization: Organization, name: str, scopes: list
     )
     audit.record(actor, "api_key.create", key, {"organization": organization.pk, "scopes": key.scopes})
     return key, f"{prefix}.{secret}"
+
+
+@transaction.atomic
+def api_key_revoke(*, actor, organization: Organization, key_id: int) -> ApiKey:
+    """Revoke a key at once. Idempotent: revoking a revoked key changes nothing and records nothing.
+
+    Raises ApiKey.DoesNotExist for a key of another organisation.
+    """
+    key = ApiKey.objects.select_for_update().get(pk=key_id, organization=organization)
+    if key.revoked_at is not None:
+        return key
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])
+    audit.record(actor, "api_key.revoke", key, {"organization": organization.pk, "prefix": key.prefix})
+    return key
+
+
+@transaction.atomic
+def api_key_rotate(*, actor, organization: Organization, key_id: int) -> tuple[ApiKey, str]:
+    """Replace a key by a new one with the same name and scopes; the old one is revoked in the same transaction.
+
+    Returns the new key and its full value (shown once). Raises ApiKeyRevoked for a revoked key.
+    """
+    old = ApiKey.objects.select_for_update().get(pk=key_id, organization=organization)
+    if old.revoked_at is not None:
+        raise ApiKeyRevoked()
+    old.revoked_at = timezone.now()
+    old.save(update_fields=["revoked_at"])
+    new, plaintext = api_key_create(actor=actor, organization=organization, name=old.name, scopes=old.scopes)
+    audit.record(
+        actor, "api_key.rotate", old, {"organization": organization.pk, "prefix": old.prefix, "new_prefix": new.prefix}
+    )
+    return new, plaintext

@@ -1,0 +1,75 @@
+"""API keys: `Authorization: Bearer <prefix>.<secret>`, scoped, rate limited per key."""
+
+import hmac
+from datetime import timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+
+from consent.models import ApiKey
+from consent.services import api_key_hash, api_key_touch
+
+
+class ServiceClient:
+    """The authenticated caller: an API key of one organisation (never a Django user)."""
+
+    is_authenticated = True
+
+    def __init__(self, key: ApiKey):
+        self.key = key
+        self.organization = key.organization
+
+    def __str__(self):
+        return str(self.key)
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("Send the API key as 'Authorization: Bearer <key>'."))
+        prefix, _dot, secret = header[1].decode("latin-1").partition(".")
+        key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
+        if key is None or not secret or not hmac.compare_digest(key.secret_hash, api_key_hash(secret)):
+            raise exceptions.AuthenticationFailed(_("Unknown API key."))
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed(_("This API key was revoked. Create a new one in the back-office."))
+        if key.last_used_at is None or key.last_used_at < timezone.now() - timedelta(minutes=1):
+            api_key_touch(key=key)
+        return ServiceClient(key), key
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class HasScope(BasePermission):
+    """The view's `required_scopes`: the key needs at least one of them."""
+
+    message = _("This API key lacks the scope this operation needs.")
+
+    def has_permission(self, request, view):
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return False
+        needed = getattr(view, "required_scopes", ())
+        allowed = not needed or any(scope in key.scopes for scope in needed)
+        if not allowed:
+            self.message = _("This API key lacks the scope %(scopes)s.") % {"scopes": " or ".join(needed)}
+        return allowed
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        key = request.auth
+        ident = key.prefix if isinstance(key, ApiKey) else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -1,0 +1,340 @@
+"""REST API for services: consent requests, consents, token verification. Thin: parse → scope → service → render."""
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+
+from django.db import IntegrityError, transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.canonical import canonical_json
+from consent import selectors, services, tokens
+from consent.api.errors import error_response
+from consent.models import ApiKey, EndUserVerification, IdempotencyRecord, Modality, Operation, Presentation
+from consent.services import ItemInput, RequestInput, SampleInput
+
+ERROR = inline_serializer(
+    "Error",
+    {
+        "code": serializers.CharField(help_text="stable machine-readable code"),
+        "message": serializers.CharField(help_text="for humans"),
+        "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+    },
+)
+ERRORS = {
+    400: OpenApiResponse(ERROR, description="invalid input (`invalid`, `malformed_request`, ...)"),
+    401: OpenApiResponse(ERROR, description="missing, unknown or revoked API key (`unauthenticated`)"),
+    403: OpenApiResponse(ERROR, description="the key lacks the scope (`forbidden`)"),
+    404: OpenApiResponse(ERROR, description="not found or not your organisation's (`not_found`)"),
+    429: OpenApiResponse(ERROR, description="rate limited (`rate_limited`); see Retry-After"),
+}
+FILE_FIELD = re.compile(r"^items\[(\d+)\]\.samples$")
+
+
+class SampleOutput(serializers.Serializer):
+    sha256 = serializers.CharField()
+    kind = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+
+
+class ItemOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    modality = serializers.CharField()
+    operations = serializers.ListField(child=serializers.CharField())
+    purpose = serializers.CharField()
+    usage = serializers.CharField()
+    valid_until = serializers.DateField()
+    state = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    terms_sha256 = serializers.CharField()
+    consent_id = serializers.SerializerMethodField()
+    samples = SampleOutput(many=True)
+
+    def get_consent_id(self, item) -> int | None:
+        consent = getattr(item, "consent", None) if item.state == "granted" else None
+        return consent.pk if consent else None
+
+
+class RequestOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    phone = serializers.CharField(source="person_phone")
+    language = serializers.CharField()
+    end_user_reference = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    items = ItemOutput(many=True)
+
+
+class RequestCreateApi(APIView):
+    """Create a consent request; the person is notified by SMS. Requires an `Idempotency-Key` header."""
+
+    required_scopes = (ApiKey.Scope.REQUESTS_WRITE,)
+
+    class SampleInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        content_base64 = serializers.CharField()
+
+    class ItemInputSerializer(serializers.Serializer):
+        modality = serializers.ChoiceField(choices=Modality.choices)
+        operations = serializers.ListField(child=serializers.ChoiceField(choices=Operation.choices), allow_empty=False)
+        purpose = serializers.CharField(max_length=500)
+        usage = serializers.CharField(max_length=500)
+        valid_until = serializers.DateField()
+        samples = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+
+    class InputSerializer(serializers.Serializer):
+        phone = serializers.CharField(max_length=32)
+        email = serializers.EmailField(required=False, default="")
+        language = serializers.ChoiceField(choices=["zh-hans", "en"], default="zh-hans")
+        expires_in_days = serializers.IntegerField(default=7, min_value=1, max_value=30)
+        end_user_reference = serializers.CharField(max_length=100)
+        end_user_verification_method = serializers.ChoiceField(choices=EndUserVerification.choices)
+        end_user_verification_reference = serializers.CharField(max_length=100)
+        end_user_verified_at = serializers.DateTimeField()
+        end_user_prompted_to_notify = serializers.BooleanField()
+        notice_retention = serializers.CharField(max_length=300)
+        notice_withdrawal = serializers.CharField(max_length=300)
+        notice_recipients = serializers.CharField(max_length=300, required=False, default="")
+        items = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=10)
+
+    @extend_schema(
+        operation_id="request_create",
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        request={
+            "application/json": InputSerializer,
+            "multipart/form-data": inline_serializer(
+                "RequestCreateMultipart",
+                {
+                    "payload": serializers.CharField(help_text="the JSON body, without samples"),
+                    "items[0].samples": serializers.ListField(child=serializers.FileField()),
+                },
+            ),
+        },
+        responses={
+            201: RequestOutput,
+            422: OpenApiResponse(ERROR, description="the Idempotency-Key was used with another body"),
+            409: OpenApiResponse(ERROR, description="`person_blocked_organization` or `cooling_down`"),
+            **ERRORS,
+        },
+    )
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 200:
+            return error_response(
+                "idempotency_key_required",
+                "Send an Idempotency-Key header (up to 200 characters) so that a retry cannot create a second request.",
+                400,
+                {"Idempotency-Key": ["This header is required."]},
+            )
+        raw, files = self._raw(request)
+        data = self._parse(raw, files)
+        organization = request.auth.organization
+        fingerprint = hashlib.sha256(canonical_json(self._fingerprint(raw, data))).hexdigest()
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        organization=organization, key=key, body_sha256=fingerprint, status_code=0, response={}
+                    )
+            except IntegrityError:
+                record = IdempotencyRecord.objects.get(organization=organization, key=key)
+                if record.body_sha256 != fingerprint:
+                    return error_response(
+                        "idempotency_key_reused",
+                        "This Idempotency-Key was already used with a different body. Use a new key for a new request.",
+                        422,
+                    )
+                return Response(record.response, status=record.status_code, headers={"Idempotent-Replayed": "true"})
+            consent_request = services.request_create(actor=request.auth, organization=organization, data=data)
+            consent_request = selectors.request_get_for_operator(
+                organization=organization, request_id=consent_request.pk
+            )
+            body = RequestOutput(consent_request).data
+            record.status_code, record.response = 201, json.loads(json.dumps(body, default=str))
+            record.save(update_fields=["status_code", "response"])
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def _raw(self, request) -> tuple[dict, dict]:
+        if request.content_type.startswith("multipart/"):
+            try:
+                raw = json.loads(request.data.get("payload", ""))
+            except json.JSONDecodeError as exc:
+                raise ValidationError({"payload": [f"Not valid JSON: {exc}"]}) from exc
+            files = {}
+            for name in request.FILES:
+                match = FILE_FIELD.match(name)
+                if not match:
+                    raise ValidationError({name: ["Unexpected file field; use items[<n>].samples."]})
+                files[int(match.group(1))] = request.FILES.getlist(name)
+            return raw, files
+        return request.data, {}
+
+    def _parse(self, raw, files) -> RequestInput:
+        if not isinstance(raw, dict):
+            raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        top = self.InputSerializer(data=raw)
+        top.is_valid(raise_exception=True)
+        values = dict(top.validated_data)
+        items, errors = [], {}
+        for index, item_raw in enumerate(values.pop("items")):
+            item = self.ItemInputSerializer(data=item_raw)
+            if not item.is_valid():
+                errors[f"items[{index}]"] = item.errors
+                continue
+            samples = [SampleInput(f.name, f.read()) for f in files.get(index, [])]
+            for j, sample in enumerate(item.validated_data["samples"]):
+                parsed = self.SampleInputSerializer(data=sample)
+                if not parsed.is_valid():
+                    errors[f"items[{index}].samples[{j}]"] = parsed.errors
+                    continue
+                try:
+                    content = base64.b64decode(parsed.validated_data["content_base64"], validate=True)
+                except (binascii.Error, ValueError):
+                    errors[f"items[{index}].samples[{j}].content_base64"] = ["Not valid base64."]
+                    continue
+                samples.append(SampleInput(parsed.validated_data["name"], content))
+            fields = {k: v for k, v in item.validated_data.items() if k != "samples"}
+            items.append(ItemInput(**fields, samples=samples))
+        if errors:
+            raise ValidationError(errors)
+        return RequestInput(**values, items=items)
+
+    @staticmethod
+    def _fingerprint(raw: dict, data: RequestInput) -> dict:
+        """The logical body: fields as sent, samples by their SHA-256 (JSON and multipart give the same)."""
+        body = {k: v for k, v in raw.items() if k != "items"}
+        body["items"] = [
+            {
+                **{k: v for k, v in raw_item.items() if k != "samples"},
+                "samples": [hashlib.sha256(s.content).hexdigest() for s in item.samples],
+            }
+            for raw_item, item in zip(raw["items"], data.items, strict=True)
+        ]
+        return json.loads(json.dumps(body, default=str))
+
+
+class RequestDetailApi(APIView):
+    """Read a request of your organisation with the state of each item."""
+
+    required_scopes = (ApiKey.Scope.REQUESTS_WRITE, ApiKey.Scope.CONSENTS_READ)
+
+    @extend_schema(operation_id="request_read", responses={200: RequestOutput, **ERRORS})
+    def get(self, request, request_id: int):
+        consent_request = selectors.request_get_for_operator(
+            organization=request.auth.organization, request_id=request_id
+        )
+        return Response(RequestOutput(consent_request).data)
+
+
+class RequestCancelApi(APIView):
+    """Cancel a pending request; items already decided keep their decision."""
+
+    required_scopes = (ApiKey.Scope.REQUESTS_WRITE,)
+
+    @extend_schema(
+        operation_id="request_cancel",
+        request=None,
+        responses={200: RequestOutput, 409: OpenApiResponse(ERROR, description="`not_pending`"), **ERRORS},
+    )
+    def post(self, request, request_id: int):
+        organization = request.auth.organization
+        consent_request = selectors.request_get_for_operator(organization=organization, request_id=request_id)
+        services.request_cancel(actor=request.auth, request_id=consent_request.pk)
+        consent_request = selectors.request_get_for_operator(organization=organization, request_id=request_id)
+        return Response(RequestOutput(consent_request).data)
+
+
+class ConsentDetailApi(APIView):
+    """Read a consent of your organisation: its state and, while active, its token."""
+
+    required_scopes = (ApiKey.Scope.CONSENTS_READ,)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        state = serializers.CharField()
+        request_id = serializers.IntegerField(source="item.request_id")
+        item_id = serializers.IntegerField(source="item.pk")
+        modality = serializers.CharField()
+        operations = serializers.ListField(child=serializers.CharField())
+        terms_sha256 = serializers.CharField()
+        granted_at = serializers.DateTimeField()
+        valid_until = serializers.DateTimeField()
+        revoked_at = serializers.DateTimeField(allow_null=True)
+        expired_at = serializers.DateTimeField(allow_null=True)
+        token = serializers.SerializerMethodField()
+
+        def get_token(self, consent) -> str | None:
+            token = getattr(consent, "token", None)
+            return token.value if token and consent.state == "active" else None
+
+    @extend_schema(operation_id="consent_read", responses={200: OutputSerializer, **ERRORS})
+    def get(self, request, consent_id: int):
+        consent = selectors.consent_get_for_operator(organization=request.auth.organization, consent_id=consent_id)
+        return Response(self.OutputSerializer(consent).data)
+
+
+class TokenVerifyApi(APIView):
+    """Check a consent token before a generation job (RFC 7662 shape). Every presentation is logged."""
+
+    required_scopes = (ApiKey.Scope.TOKENS_VERIFY,)
+
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=8192)
+        modality = serializers.ChoiceField(choices=Modality.choices)
+        operation = serializers.ChoiceField(choices=Operation.choices)
+        media_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="token_verify",
+        request=InputSerializer,
+        responses={
+            200: inline_serializer(
+                "Introspection",
+                {
+                    "active": serializers.BooleanField(),
+                    "reason": serializers.CharField(required=False, help_text="only for the token's own audience"),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        key: ApiKey = request.auth
+        media = values["media_sha256"].lower()
+        outcome = tokens.token_verify(
+            token=values["token"],
+            audience_org_id=key.organization_id,
+            modality=values["modality"],
+            operation=values["operation"],
+            media_sha256=media or None,
+            require_media_binding=key.organization.require_media_binding,
+        )
+        services.presentation_record(
+            consent=outcome.consent,
+            api_key=key,
+            modality=values["modality"],
+            operation=values["operation"],
+            media_sha256=media,
+            result=Presentation.Result.ACTIVE if outcome.active else Presentation.Result.INACTIVE,
+            reason=outcome.reason,
+            client_ip=request.META.get("REMOTE_ADDR"),
+        )
+        if outcome.active:
+            return Response({"active": True, **outcome.claims})
+        body = {"active": False}
+        if outcome.audience_matches and outcome.reason:
+            body["reason"] = outcome.reason
+        return Response(body)
