@@ -37,7 +37,7 @@ def _otp_error(user, message: str) -> str:
 
 
 def login_view(request):
-    form = OperatorLoginForm(request.POST or None)
+    form = OperatorLoginForm(request.POST if request.method == "POST" else None)
     if request.method == "GET" and request.GET.get("next"):
         request.session["office_next"] = request.GET["next"]
     if request.method == "POST" and form.is_valid():
@@ -65,7 +65,7 @@ def otp_view(request):
         return redirect(_next_url(request))
     if services.totp_device_confirmed(request.user) is None:
         return redirect("office:enrol")
-    form = OtpForm(request.POST or None)
+    form = OtpForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         device = services.operator_otp_verify(user=request.user, token=form.cleaned_data["token"])
         if device is not None:
@@ -81,7 +81,7 @@ def enrol_view(request):
     if services.totp_device_confirmed(request.user) is not None:
         return redirect("office:otp")
     device = services.totp_enrolment_start(user=request.user)
-    form = OtpForm(request.POST or None)
+    form = OtpForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         codes = services.totp_enrolment_confirm(
             user=request.user, device_id=device.pk, token=form.cleaned_data["token"]

@@ -33,7 +33,9 @@ def client_ip(request) -> str | None:
 
 def signin(request):
     _remember_next(request)
-    form = PhoneForm(request.POST or None, initial={"phone": request.session.get("signin_phone", "")})
+    form = PhoneForm(
+        request.POST if request.method == "POST" else None, initial={"phone": request.session.get("signin_phone", "")}
+    )
     if request.method == "POST" and form.is_valid():
         phone = form.cleaned_data["phone"]
         person = services.person_for_phone(phone=phone)
@@ -53,7 +55,7 @@ def signin_code(request):
     phone = request.session.get("signin_phone")
     if not phone:
         return redirect("signin:phone")
-    form = CodeForm(request.POST or None)
+    form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         person = Person.objects.get(phone=phone)
         try:
@@ -80,7 +82,7 @@ def signout(request):
 def identity(request):
     _remember_next(request)
     person = request.person
-    form = IdentityForm(request.POST or None)
+    form = IdentityForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             person = services.person_identity_verify(
@@ -103,7 +105,7 @@ def guardian(request):
         return redirect("signin:identity")
     if person.age_on(services.today()) >= services.CHILD_AGE:
         return redirect(_next(request))
-    form = GuardianForm(request.POST or None)
+    form = GuardianForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.guardian_verify(

@@ -69,7 +69,7 @@ def item_code(request, code, item_id):
 @identity_required
 def item_grant(request, code, item_id):
     item = selectors.item_get_for_person(person=request.person, code=code, item_id=item_id)
-    form = GrantForm(request.POST or None)
+    form = GrantForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             consent = services.item_grant(person=request.person, item_id=item.pk, code=form.cleaned_data["code"])
@@ -114,7 +114,7 @@ def consent_detail(request, consent_id):
 @identity_required
 def consent_revoke(request, consent_id):
     consent = selectors.consent_get_for_person(person=request.person, consent_id=consent_id)
-    form = RevokeForm(request.POST or None)
+    form = RevokeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.consent_revoke(person=request.person, consent_id=consent.pk, reason=form.cleaned_data["reason"])

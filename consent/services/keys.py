@@ -12,7 +12,7 @@ from consent.errors import ConsentError
 from consent.models import ApiKey
 from identity.models import Organization
 
-__all__ = ["API_KEY_PREFIX", "ApiKeyRevoked", "api_key_create", "api_key_hash", "api_key_revoke", "api_key_rotate"]
+__all__ = ["API_KEY_PREFIX", "ApiKeyRevoked", "api_key_create", "api_key_hash", "api_key_revoke", "api_key_rotate", "api_key_touch"]
 
 API_KEY_PREFIX = "lc_"
 
@@ -79,3 +79,10 @@ def api_key_rotate(*, actor, organization: Organization, key_id: int) -> tuple[A
         actor, "api_key.rotate", old, {"organization": organization.pk, "prefix": old.prefix, "new_prefix": new.prefix}
     )
     return new, plaintext
+
+
+def api_key_touch(*, key: ApiKey) -> None:
+    """Remember when a key was last used (at most once a minute, to keep the hot path light)."""
+    from django.utils import timezone
+
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
