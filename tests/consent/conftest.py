@@ -1,14 +1,13 @@
 """Consent personas: a pending two-item request (face + voice) for Pat, and Pat signed in and verified."""
 
 import re
-import struct
-import zlib
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from consent import services
+from consent.demo_media import demo_png, demo_wav
 from consent.services import ItemInput, RequestInput, SampleInput
 from identity.models import OutboxMessage, Person
 
@@ -17,30 +16,8 @@ PERSON_NAME = "张三"
 PERSON_ID = "11010519491231002X"
 
 
-def png_bytes(seed: int = 0) -> bytes:
-    """A real 1x1 PNG (different bytes per seed)."""
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"\x00" + bytes([seed % 256, 80, 160])
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
-def wav_bytes(seconds: float = 0.1) -> bytes:
-    frames = b"\x00\x00" * int(8000 * seconds)
-    header = (
-        b"RIFF"
-        + struct.pack("<I", 36 + len(frames))
-        + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
-    )
-    return header + b"data" + struct.pack("<I", len(frames)) + frames
+png_bytes = demo_png
+wav_bytes = demo_wav
 
 
 def request_input(phone: str = PERSON_PHONE, **overrides) -> RequestInput:

@@ -11,11 +11,17 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consent import services as consent_services
-from consent.models import ApiKey
+from consent.demo_media import demo_png, demo_wav
+from consent.models import ApiKey, Consent, ConsentRequest
+from consent.services import ItemInput, RequestInput, SampleInput
+from consent.services.decisions import _grant as grant_without_code
 from identity import services as identity_services
 from identity.models import Membership, Organization, User
 
 DEMO_USCC = "91350100M000100Y43"
+DEMO_PERSON_PHONE = "+8613800000001"
+DEMO_GRANTOR_PHONE = "+8613800000002"
+DEMO_GRANTOR_ID = "11010519491231002X"
 DEMO_USERNAME = "demo-operator"
 ACTOR = "seed_demo"
 
@@ -72,8 +78,15 @@ class Command(BaseCommand):
         _, api_key = consent_services.api_key_create(
             actor=ACTOR, organization=organization, name="demo key", scopes=list(ApiKey.Scope.values)
         )
+        pending = self._pending_request(organization, user)
+        consent = self._granted_consent(organization, user)
+        token = getattr(consent, "token", None)
         return {
             "url": settings.SITE_URL,
+            "pending_request_link": f"{settings.SITE_URL}/r/{pending.code}/",
+            "pending_request_phone": pending.person_phone,
+            "consent_id": consent.pk,
+            "token": token.value if token else None,
             "organization_id": organization.pk,
             "username": DEMO_USERNAME,
             "password": password,
@@ -82,6 +95,33 @@ class Command(BaseCommand):
             "backup_code": backup_code,
             "api_key": api_key,
         }
+
+    def _pending_request(self, organization, user) -> ConsentRequest:
+        pending = ConsentRequest.objects.filter(
+            organization=organization, person_phone=DEMO_PERSON_PHONE, state=ConsentRequest.State.PENDING
+        ).first()
+        return pending or consent_services.request_create(
+            actor=user, organization=organization, data=_demo_request(DEMO_PERSON_PHONE)
+        )
+
+    def _granted_consent(self, organization, user) -> Consent:
+        """A consent granted by a second demo person, so that a newcomer can call verify at once."""
+        consent = Consent.objects.filter(
+            organization=organization, person__phone=DEMO_GRANTOR_PHONE, state=Consent.State.ACTIVE
+        ).first()
+        if consent:
+            return consent
+        person = identity_services.person_for_phone(phone=DEMO_GRANTOR_PHONE)
+        if not person.is_verified:
+            person = identity_services.person_identity_verify(
+                person=person, legal_name="演示用户", id_number=DEMO_GRANTOR_ID
+            )
+        request = consent_services.request_create(
+            actor=user, organization=organization, data=_demo_request(DEMO_GRANTOR_PHONE)
+        )
+        consent_services.request_open(person=person, code=request.code)
+        # Demo data only: the grant transaction without the SMS round trip a real person makes.
+        return grant_without_code(person=person, item_id=request.items.get(position=1).pk)
 
     def _text(self, c: dict) -> str:
         return (
@@ -94,4 +134,44 @@ class Command(BaseCommand):
             f" one-time backup code: {c['backup_code']})\n"
             f"API key (new on every run, all scopes): {c['api_key']}\n"
             f"Dev outbox (SMS and e-mail): {c['url']}/dev/outbox/\n"
+            f"Pending request for {c['pending_request_phone']}: {c['pending_request_link']}\n"
+            f"  (sign in there with that number; the SMS codes appear in the dev outbox)\n"
+            f"Granted consent #{c['consent_id']} (face, face_swap), its token:\n  {c['token']}\n"
         )
+
+
+def _demo_request(phone: str) -> RequestInput:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    until = timezone.localdate() + timedelta(days=180)
+    return RequestInput(
+        phone=phone,
+        end_user_reference="demo-user-1",
+        end_user_verification_method="mobile",
+        end_user_verification_reference="demo-sms-check",
+        end_user_verified_at=timezone.now(),
+        end_user_prompted_to_notify=True,
+        notice_retention="样本在授权结束后30日内删除。Samples are deleted 30 days after the consent ends.",
+        notice_withdrawal="随时在本门户撤回，立即生效。Withdraw at any time in this portal; effective at once.",
+        notice_recipients="无 None",
+        items=[
+            ItemInput(
+                "face",
+                ["face_swap"],
+                "电影预告片换脸 Film trailer face swap",
+                "抖音官方账号 Official channel",
+                until,
+                [SampleInput("face.png", demo_png())],
+            ),
+            ItemInput(
+                "voice",
+                ["voice_cloning"],
+                "旁白配音 Narration",
+                "播客 Podcast",
+                until,
+                [SampleInput("voice.wav", demo_wav())],
+            ),
+        ],
+    )
