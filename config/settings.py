@@ -172,6 +172,10 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="" if DEBUG else enviro
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+# Web requests must not hang on a dead broker: try briefly, then rely on the periodic sweep.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -181,7 +185,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint-daily": {"task": "audit.tasks.audit_checkpoint_task", "schedule": timedelta(hours=24)},
     "audit-purge-daily": {"task": "audit.tasks.audit_purge_task", "schedule": timedelta(hours=24)},
     "consent-expire": {"task": "consent.tasks.consent_expire_task", "schedule": timedelta(minutes=5)},
-    "webhook-sweep": {"task": "consent.tasks.webhook_sweep_task", "schedule": timedelta(minutes=1)},
+    "consent-sweep": {"task": "consent.tasks.consent_sweep_task", "schedule": timedelta(minutes=1)},
 }
 
 # Audit log (Provisions Art. 10; Cybersecurity Law Art. 21 requires at least six months).
@@ -285,10 +289,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKey": {"type": "http", "scheme": "bearer", "description": "prefix.secret"}}
-    },
-    "SECURITY": [{"ApiKey": []}],
 }
 
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Likeness consent")

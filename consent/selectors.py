@@ -3,7 +3,7 @@
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
-from consent.models import Consent, ConsentRequest, RequestItem, Sample
+from consent.models import Consent, ConsentRequest, Presentation, RequestItem, Sample
 from identity.models import Membership, Organization, Person, User
 
 
@@ -104,7 +104,11 @@ def consent_get_for_person(*, person: Person, consent_id: int) -> Consent:
     consent = (
         Consent.objects.filter(pk=consent_id, person=person)
         .select_related("organization", "item__request", "guardian")
-        .prefetch_related(Prefetch("item__samples", queryset=Sample.objects.all()))
+        .prefetch_related(
+            Prefetch("item__samples", queryset=Sample.objects.all()),
+            Prefetch("presentations", queryset=Presentation.objects.select_related("organization")),
+            "artifacts",
+        )
         .first()
     )
     if consent is None:

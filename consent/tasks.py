@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from consent import services, webhooks
+from consent.artifact_tasks import artifact_render_task  # noqa: F401
 from consent.services.notify import notification_deliver
 from identity.gateway import GatewayUnavailable
 
@@ -27,5 +28,10 @@ def webhook_deliver_task(event_id: int):
 
 
 @shared_task
-def webhook_sweep_task():
-    return webhooks.events_sweep()
+def consent_sweep_task():
+    """Pick up work whose queueing was lost (broker outage): webhooks, notifications, artifacts."""
+    return {
+        "webhooks": webhooks.events_sweep(),
+        "notifications": services.notifications_sweep(),
+        "artifacts": services.artifacts_sweep(),
+    }

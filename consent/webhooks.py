@@ -1,10 +1,234 @@
-"""Webhook delivery (Standard Webhooks) from the outbox."""
+"""Webhook delivery (Standard Webhooks) from the outbox.
+
+Each attempt POSTs the event's JSON payload with three headers (https://www.standardwebhooks.com/):
+``webhook-id`` (the event id, stable across retries, so receivers can drop duplicates),
+``webhook-timestamp`` (unix seconds of this attempt) and ``webhook-signature``:
+``v1,`` + base64(HMAC-SHA256(secret bytes, f"{id}.{timestamp}.{body}")). The secret reads
+``whsec_<base64>``; the HMAC key is the base64-decoded part.
+
+Delivery is at least once. An attempt is claimed in one short transaction (attempt number bumped,
+next attempt pushed out, so a second worker finds nothing due), sent with no transaction open, and
+its outcome recorded in another. A failed attempt is retried with exponential back-off (30 s, 1 min,
+2 min … at most an hour apart) until 24 hours after the event was written, then the event is FAILED.
+No task sleeps or counts down: the next attempt time lives on the event and `events_sweep`, run every
+minute by beat, queues whatever is due, which also covers events whose first queueing failed.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+import audit
+from consent.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from identity.crypto import DecryptionError, decrypt
+
+logger = logging.getLogger(__name__)
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a format marker, not a secret)
+SECRET_CONTEXT = "webhook_secret"  # noqa: S105 (the encryption context of WebhookEndpoint.secret_enc)
+FIRST_RETRY_DELAY = timedelta(seconds=30)
+MAX_RETRY_DELAY = timedelta(hours=1)
+RETRY_WINDOW = timedelta(hours=24)
+SWEEP_BATCH = 1000
+ERROR_CHARS = 300
+USER_AGENT = "likeness-consent-webhooks/1"
 
 
-def event_deliver(*, event_id: int):
-    """Deliver one outbox event to the organisation's endpoint."""
+def _timeout() -> float:
+    return float(getattr(settings, "WEBHOOK_TIMEOUT", 10))
 
 
-def events_sweep() -> int:
-    """Queue delivery of pending events whose next attempt is due (covers a broker outage)."""
-    return 0
+def retry_delay(attempt: int) -> timedelta:
+    """Wait after failed attempt number `attempt` (1-based): 30 s doubling per attempt, capped at an hour."""
+    return min(FIRST_RETRY_DELAY * 2 ** min(attempt - 1, 16), MAX_RETRY_DELAY)
+
+
+def body_bytes(payload: dict) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _secret_bytes(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+    """The `webhook-signature` value for one message: "v1," + base64 of the HMAC-SHA256."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_secret_bytes(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def webhook_signature_verify(secret: str, headers: Mapping, body: bytes, tolerance: int = 300) -> bool:
+    """What a receiver does with a delivery before trusting it (Standard Webhooks).
+
+    Take the raw body bytes as received (not re-serialised JSON), refuse a timestamp more than
+    `tolerance` seconds away from the receiver's clock (replay window), recompute the signature over
+    "{webhook-id}.{webhook-timestamp}.{body}" and compare it in constant time with each of the
+    space-separated `v1,` signatures in the header (there are several while a secret is rotated).
+    Receivers should also drop a `webhook-id` they have already processed: delivery is at least once.
+    """
+    lowered = {str(key).lower(): value for key, value in headers.items()}
+    msg_id = lowered.get("webhook-id")
+    timestamp = lowered.get("webhook-timestamp")
+    signatures = lowered.get("webhook-signature")
+    if not (msg_id and timestamp and signatures):
+        return False
+    try:
+        sent_at = int(timestamp)
+        expected = signature(secret, msg_id, timestamp, body).partition(",")[2]
+    except ValueError:  # a timestamp that is not a number or a secret that is not base64
+        return False
+    if abs(time.time() - sent_at) > tolerance:
+        return False
+    for candidate in signatures.split():
+        version, _, value = candidate.partition(",")
+        if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
+            return True
+    return False
+
+
+def _attempt_claim(event_id: int) -> tuple[WebhookEvent, WebhookEndpoint] | None:
+    """Take the next attempt of a due event, or None if there is nothing to send (now or by us)."""
+    now = timezone.now()
+    with transaction.atomic():
+        # skip_locked: another worker holding the row is claiming or recording this very event.
+        event = WebhookEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
+        if event is None or event.state != WebhookEvent.State.PENDING:
+            return None  # delivered, given up, no endpoint, or locked by another worker: nothing to do
+        if event.next_attempt_at is not None and event.next_attempt_at > now:
+            return None  # not due, or already claimed by another worker
+        endpoint = WebhookEndpoint.objects.filter(organization_id=event.organization_id).first()
+        if endpoint is None:
+            event.state = WebhookEvent.State.NO_ENDPOINT
+            event.next_attempt_at = None
+            event.save(update_fields=["state", "next_attempt_at"])
+            return None
+        event.attempts += 1
+        # If this worker dies mid-send, the sweep retries at this time; it must outlast one HTTP call.
+        lease = timedelta(seconds=3 * _timeout())
+        event.next_attempt_at = now + max(retry_delay(event.attempts), lease)
+        event.save(update_fields=["attempts", "next_attempt_at"])
+    return event, endpoint
+
+
+def _send(event: WebhookEvent, url: str, secret_enc: str) -> tuple[int | None, str, int]:
+    """POST one attempt. Returns (status code or None, error text, duration in ms). No transaction here."""
+    started = time.monotonic()
+    try:
+        secret = decrypt(secret_enc, context=SECRET_CONTEXT)
+    except DecryptionError as exc:
+        return None, f"secret cannot be decrypted: {exc}"[:ERROR_CHARS], 0
+    body = body_bytes(event.payload)
+    timestamp = str(int(timezone.now().timestamp()))
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": USER_AGENT,
+        "webhook-id": event.event_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": signature(secret, event.event_id, timestamp, body),
+    }
+    status_code, error = None, ""
+    try:
+        # Redirects are not followed: a 3xx counts as a failure, so a signed event never lands elsewhere.
+        with httpx.Client(timeout=_timeout(), follow_redirects=False) as client:
+            response = client.post(url, content=body, headers=headers)
+        status_code = response.status_code
+        if not response.is_success:
+            error = f"HTTP {status_code}"
+    except httpx.TimeoutException:
+        error = f"timeout after {_timeout():g} s"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    duration_ms = int((time.monotonic() - started) * 1000)
+    return status_code, error[:ERROR_CHARS], duration_ms
+
+
+def _attempt_record(
+    *, event_id: int, attempt: int, url: str, status_code: int | None, error: str, duration_ms: int
+) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        WebhookDelivery.objects.create(
+            event=event, attempt=attempt, url=url, status_code=status_code, error=error, duration_ms=duration_ms
+        )
+        if status_code is not None and 200 <= status_code < 300:
+            if event.state != WebhookEvent.State.DELIVERED:
+                event.state = WebhookEvent.State.DELIVERED
+                event.delivered_at = now
+                event.next_attempt_at = None
+                event.save(update_fields=["state", "delivered_at", "next_attempt_at"])
+            return event.state
+        if event.state != WebhookEvent.State.PENDING or event.attempts != attempt:
+            return event.state  # resent or claimed again meanwhile: the newer attempt decides what follows
+        deadline = event.created_at + RETRY_WINDOW
+        if now >= deadline:
+            event.state = WebhookEvent.State.FAILED
+            event.next_attempt_at = None
+            event.save(update_fields=["state", "next_attempt_at"])
+            audit.record(
+                "webhooks",
+                "webhook.failed",
+                event,
+                {
+                    "organization": event.organization_id,
+                    "event_id": event.event_id,
+                    "type": event.type,
+                    "attempts": event.attempts,
+                    "last_error": error,
+                },
+            )
+        else:
+            event.next_attempt_at = min(now + retry_delay(attempt), deadline)
+            event.save(update_fields=["next_attempt_at"])
+    return event.state
+
+
+def event_deliver(*, event_id: int) -> str | None:
+    """Make the next attempt to deliver one outbox event, if it is due. Idempotent.
+
+    Returns the event's state afterwards, or None when there was nothing to do.
+    """
+    claimed = _attempt_claim(event_id)
+    if claimed is None:
+        return None
+    event, endpoint = claimed
+    status_code, error, duration_ms = _send(event, endpoint.url, endpoint.secret_enc)
+    if error:
+        logger.warning("webhook %s attempt %d to %s failed: %s", event.event_id, event.attempts, endpoint.url, error)
+    return _attempt_record(
+        event_id=event.pk,
+        attempt=event.attempts,
+        url=endpoint.url,
+        status_code=status_code,
+        error=error,
+        duration_ms=duration_ms,
+    )
+
+
+def events_sweep(*, now: datetime | None = None) -> int:
+    """Queue delivery of pending events whose next attempt is due (covers a broker outage). Returns how many."""
+    from consent.tasks import webhook_deliver_task
+
+    now = now or timezone.now()
+    due = (
+        WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
+        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True))
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    event_ids = list(due)
+    for event_id in event_ids:
+        webhook_deliver_task.delay(event_id)
+    return len(event_ids)

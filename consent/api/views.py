@@ -80,11 +80,11 @@ class RequestCreateApi(APIView):
 
     required_scopes = (ApiKey.Scope.REQUESTS_WRITE,)
 
-    class SampleInputSerializer(serializers.Serializer):
+    class RequestSampleInput(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         content_base64 = serializers.CharField()
 
-    class ItemInputSerializer(serializers.Serializer):
+    class RequestItemInput(serializers.Serializer):
         modality = serializers.ChoiceField(choices=Modality.choices)
         operations = serializers.ListField(child=serializers.ChoiceField(choices=Operation.choices), allow_empty=False)
         purpose = serializers.CharField(max_length=500)
@@ -92,7 +92,7 @@ class RequestCreateApi(APIView):
         valid_until = serializers.DateField()
         samples = serializers.ListField(child=serializers.DictField(), required=False, default=list)
 
-    class InputSerializer(serializers.Serializer):
+    class RequestCreateInput(serializers.Serializer):
         phone = serializers.CharField(max_length=32)
         email = serializers.EmailField(required=False, default="")
         language = serializers.ChoiceField(choices=["zh-hans", "en"], default="zh-hans")
@@ -111,7 +111,7 @@ class RequestCreateApi(APIView):
         operation_id="request_create",
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
         request={
-            "application/json": InputSerializer,
+            "application/json": RequestCreateInput,
             "multipart/form-data": inline_serializer(
                 "RequestCreateMultipart",
                 {
@@ -182,18 +182,18 @@ class RequestCreateApi(APIView):
     def _parse(self, raw, files) -> RequestInput:
         if not isinstance(raw, dict):
             raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
-        top = self.InputSerializer(data=raw)
+        top = self.RequestCreateInput(data=raw)
         top.is_valid(raise_exception=True)
         values = dict(top.validated_data)
         items, errors = [], {}
         for index, item_raw in enumerate(values.pop("items")):
-            item = self.ItemInputSerializer(data=item_raw)
+            item = self.RequestItemInput(data=item_raw)
             if not item.is_valid():
                 errors[f"items[{index}]"] = item.errors
                 continue
             samples = [SampleInput(f.name, f.read()) for f in files.get(index, [])]
             for j, sample in enumerate(item.validated_data["samples"]):
-                parsed = self.SampleInputSerializer(data=sample)
+                parsed = self.RequestSampleInput(data=sample)
                 if not parsed.is_valid():
                     errors[f"items[{index}].samples[{j}]"] = parsed.errors
                     continue
@@ -259,7 +259,7 @@ class ConsentDetailApi(APIView):
 
     required_scopes = (ApiKey.Scope.CONSENTS_READ,)
 
-    class OutputSerializer(serializers.Serializer):
+    class ConsentOutput(serializers.Serializer):
         id = serializers.IntegerField()
         state = serializers.CharField()
         request_id = serializers.IntegerField(source="item.request_id")
@@ -277,10 +277,10 @@ class ConsentDetailApi(APIView):
             token = getattr(consent, "token", None)
             return token.value if token and consent.state == "active" else None
 
-    @extend_schema(operation_id="consent_read", responses={200: OutputSerializer, **ERRORS})
+    @extend_schema(operation_id="consent_read", responses={200: ConsentOutput, **ERRORS})
     def get(self, request, consent_id: int):
         consent = selectors.consent_get_for_operator(organization=request.auth.organization, consent_id=consent_id)
-        return Response(self.OutputSerializer(consent).data)
+        return Response(self.ConsentOutput(consent).data)
 
 
 class TokenVerifyApi(APIView):
@@ -288,7 +288,7 @@ class TokenVerifyApi(APIView):
 
     required_scopes = (ApiKey.Scope.TOKENS_VERIFY,)
 
-    class InputSerializer(serializers.Serializer):
+    class TokenVerifyInput(serializers.Serializer):
         token = serializers.CharField(max_length=8192)
         modality = serializers.ChoiceField(choices=Modality.choices)
         operation = serializers.ChoiceField(choices=Operation.choices)
@@ -296,7 +296,7 @@ class TokenVerifyApi(APIView):
 
     @extend_schema(
         operation_id="token_verify",
-        request=InputSerializer,
+        request=TokenVerifyInput,
         responses={
             200: inline_serializer(
                 "Introspection",
@@ -309,7 +309,7 @@ class TokenVerifyApi(APIView):
         },
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.TokenVerifyInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         key: ApiKey = request.auth

@@ -1,8 +1,9 @@
 """Every state change of the consent app goes through these functions (split by feature)."""
 
+from consent.services.artifacts import *  # noqa: F403
 from consent.services.decisions import *  # noqa: F403
 from consent.services.keys import *  # noqa: F403
 from consent.services.notify import *  # noqa: F403
+from consent.services.presentations import *  # noqa: F403
 from consent.services.requests import *  # noqa: F403
 from consent.services.webhooks import *  # noqa: F403
-from consent.services.presentations import *  # noqa: F403

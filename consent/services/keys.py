@@ -12,7 +12,15 @@ from consent.errors import ConsentError
 from consent.models import ApiKey
 from identity.models import Organization
 
-__all__ = ["API_KEY_PREFIX", "ApiKeyRevoked", "api_key_create", "api_key_hash", "api_key_revoke", "api_key_rotate", "api_key_touch"]
+__all__ = [
+    "API_KEY_PREFIX",
+    "ApiKeyRevoked",
+    "api_key_create",
+    "api_key_hash",
+    "api_key_revoke",
+    "api_key_rotate",
+    "api_key_touch",
+]
 
 API_KEY_PREFIX = "lc_"
 

@@ -11,7 +11,7 @@ from consent.models import ConsentRequest, Notification, NotificationAttempt
 from identity.gateway import GatewayUnavailable
 from identity.sms import sms_send
 
-__all__ = ["notification_deliver", "request_link"]
+__all__ = ["notification_deliver", "notifications_sweep", "request_link"]
 
 
 def request_link(request: ConsentRequest) -> str:
@@ -77,3 +77,20 @@ def _finish(notification: Notification, state: str, error: str) -> None:
     audit.record(
         "notifier", action, notification.request, {"organization": notification.request.organization_id, "error": error}
     )
+
+
+def notifications_sweep(*, now=None) -> int:
+    """Queue notifications still waiting a few minutes after they were created (the broker was down)."""
+    from datetime import timedelta
+
+    from consent.tasks import request_notify_task
+
+    now = now or timezone.now()
+    waiting = Notification.objects.filter(
+        state=Notification.State.QUEUED,
+        created_at__lt=now - timedelta(minutes=3),
+        created_at__gt=now - timedelta(days=1),
+    ).values_list("pk", flat=True)[:200]
+    for notification_id in waiting:
+        request_notify_task.delay(notification_id)
+    return len(waiting)

@@ -28,6 +28,7 @@ from consent.models import (
 )
 from consent.samples import sniff_sample
 from identity.models import Organization
+from identity.queueing import enqueue_on_commit
 from identity.validators import normalize_phone
 
 __all__ = [
@@ -288,7 +289,7 @@ def _notification_queue(request: ConsentRequest, *, reason: str, requested_by: s
     from consent.tasks import request_notify_task
 
     notification = Notification.objects.create(request=request, reason=reason, requested_by=requested_by[:200])
-    transaction.on_commit(lambda: request_notify_task.delay(notification.pk))
+    enqueue_on_commit(request_notify_task, notification.pk)
     return notification
 
 

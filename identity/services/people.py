@@ -22,6 +22,7 @@ from identity.errors import (
     VerifierUnavailable,
 )
 from identity.models import Guardian, IdentityCheck, Person, PhoneDevice, SmsSend, User
+from identity.queueing import enqueue_on_commit
 from identity.realname import Outcome, VerificationResult, realname_verify
 from identity.validators import age_on, validate_resident_id
 
@@ -98,7 +99,7 @@ def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN) -> 
     audit.record(person, "person.code_sent", person, {"purpose": "grant" if bound_to != SIGNIN else SIGNIN})
     from identity.tasks import sms_code_deliver_task
 
-    transaction.on_commit(lambda: sms_code_deliver_task.delay(device.pk))
+    enqueue_on_commit(sms_code_deliver_task, device.pk)
     return device
 
 

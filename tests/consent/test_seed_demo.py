@@ -4,7 +4,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from consent.models import ApiKey
+from consent.models import ApiKey, Consent, ConsentRequest
 from identity.models import Organization, User
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,12 @@ def test_seed_demo_is_idempotent_and_prints_a_fresh_api_key(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     first, second = seed(), seed()
     assert Organization.objects.count() == 1
-    assert User.objects.count() == 1
+    assert User.objects.filter(memberships__isnull=False).count() == 1
+    assert ConsentRequest.objects.filter(person_phone=first["pending_request_phone"], state="pending").count() == 1
+    assert Consent.objects.filter(state="active").count() == 1
+    assert first["pending_request_link"] == second["pending_request_link"]
+    assert first["consent_id"] == second["consent_id"]
+    assert first["token"] and first["token"] == second["token"]
     assert first["password"] == second["password"]
     assert first["otpauth_uri"] == second["otpauth_uri"]
     assert first["api_key"] != second["api_key"]

@@ -1,0 +1,35 @@
+"""Check a signed consent record on the command line: exit 0 if valid, 1 if not, with the reasons."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from consent.artifacts import artifact_verify
+
+
+class Command(BaseCommand):
+    help = "Verify a consent or withdrawal record (PDF): platform signature, embedded receipt, current state."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path, help="the PDF record to check")
+
+    def handle(self, *args, file: Path, **options):
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror}", returncode=2) from exc
+        report = artifact_verify(data)
+        if report.status:
+            status = report.status
+            self.stdout.write(f"record: {report.kind} of consent #{status.consent_id}")
+            self.stdout.write(f"signed: {report.signed_at:%Y-%m-%d %H:%M:%S %z} by {report.signer}")
+            self.stdout.write(f"organisation: {status.organization}")
+            self.stdout.write(f"modality: {status.modality}; valid until {status.valid_until:%Y-%m-%d %H:%M:%S %z}")
+            self.stdout.write(f"state now: {status.state}")
+            self.stdout.write(f"identical to the stored copy: {'yes' if report.stored_copy else 'no'}")
+        if report.valid:
+            self.stdout.write(self.style.SUCCESS("VALID"))
+            return
+        for problem in report.problems:
+            self.stdout.write(f"- {problem.value}: {problem.label}")
+        raise CommandError("INVALID", returncode=1)

@@ -1,0 +1,153 @@
+"""Back-office pages for integrating services: API keys and the webhook endpoint with its delivery log."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from consent import services
+from consent.errors import ConsentError
+from consent.office import selectors as office_selectors
+from consent.office.access import office_view, render_office, require_write
+from consent.office.forms import ApiKeyForm, WebhookDeleteForm, WebhookEndpointForm
+
+PAGE_SIZE = 50
+
+
+def _keys_page(request, membership, form=None, status=200):
+    keys = office_selectors.api_keys_for_organization(organization=membership.organization)
+    context = {"keys": keys, "form": form or ApiKeyForm()}
+    return render_office(request, "office/keys.html", membership, context, status=status)
+
+
+def _key_created(request, membership, key, plaintext, *, rotated=None):
+    context = {"key": key, "plaintext": plaintext, "rotated": rotated}
+    return render_office(request, "office/key_created.html", membership, context)
+
+
+@office_view(write=True)
+def key_list(request, membership):
+    return _keys_page(request, membership)
+
+
+@never_cache
+@require_POST
+@office_view(write=True)
+def key_create(request, membership):
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return _keys_page(request, membership, form, status=400)
+    key, plaintext = services.api_key_create(
+        actor=request.user,
+        organization=membership.organization,
+        name=form.cleaned_data["name"],
+        scopes=form.cleaned_data["scopes"],
+    )
+    return _key_created(request, membership, key, plaintext)
+
+
+@require_POST
+@office_view(write=True)
+def key_revoke(request, membership, pk):
+    key = office_selectors.api_key_get_for_operator(organization=membership.organization, key_id=pk)
+    services.api_key_revoke(actor=request.user, organization=membership.organization, key_id=key.pk)
+    messages.success(
+        request, _("Key %(prefix)s is revoked; services using it are refused from now on.") % {"prefix": key.prefix}
+    )
+    return redirect("consent_office:keys")
+
+
+@never_cache
+@require_POST
+@office_view(write=True)
+def key_rotate(request, membership, pk):
+    old = office_selectors.api_key_get_for_operator(organization=membership.organization, key_id=pk)
+    try:
+        key, plaintext = services.api_key_rotate(
+            actor=request.user, organization=membership.organization, key_id=old.pk
+        )
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+        return redirect("consent_office:keys")
+    return _key_created(request, membership, key, plaintext, rotated=old)
+
+
+def _webhooks_page(request, membership, *, form=None, delete_form=None, secret=None, status=200):
+    organization = membership.organization
+    endpoint = office_selectors.webhook_endpoint_for_organization(organization=organization)
+    events = office_selectors.webhook_events_for_organization(organization=organization)
+    context = {
+        "endpoint": endpoint,
+        "form": form or WebhookEndpointForm(initial={"url": endpoint.url} if endpoint else None),
+        "delete_form": delete_form or WebhookDeleteForm(),
+        "secret": secret,
+        "page": Paginator(events, PAGE_SIZE).get_page(request.GET.get("page")),
+    }
+    return render_office(request, "office/webhooks.html", membership, context, status=status)
+
+
+@never_cache
+@office_view()
+def webhook_settings(request, membership):
+    if request.method != "POST":
+        return _webhooks_page(request, membership)
+    require_write(membership)
+    from consent.services import webhooks as webhook_services
+
+    form = WebhookEndpointForm(request.POST)
+    if not form.is_valid():
+        return _webhooks_page(request, membership, form=form, status=400)
+    try:
+        _endpoint, secret = webhook_services.webhook_endpoint_set(
+            actor=request.user,
+            organization=membership.organization,
+            url=form.cleaned_data["url"],
+            rotate_secret=form.cleaned_data["rotate_secret"],
+        )
+    except ConsentError as exc:
+        for name, field_messages in exc.fields.items():
+            for message in field_messages:
+                form.add_error(name if name in form.fields else None, message)
+        if not exc.fields:
+            form.add_error(None, str(exc))
+        return _webhooks_page(request, membership, form=form, status=400)
+    messages.success(request, _("Webhook endpoint saved."))
+    if secret:
+        return _webhooks_page(request, membership, secret=secret)
+    return redirect("consent_office:webhooks")
+
+
+@require_POST
+@office_view(write=True)
+def webhook_delete(request, membership):
+    from consent.services import webhooks as webhook_services
+
+    form = WebhookDeleteForm(request.POST)
+    if not form.is_valid():
+        return _webhooks_page(request, membership, delete_form=form, status=400)
+    try:
+        webhook_services.webhook_endpoint_delete(actor=request.user, organization=membership.organization)
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Webhook endpoint removed; events are no longer sent."))
+    return redirect("consent_office:webhooks")
+
+
+@require_POST
+@office_view(write=True)
+def webhook_event_resend(request, membership, pk):
+    from consent.services import webhooks as webhook_services
+
+    event = office_selectors.webhook_event_get_for_operator(organization=membership.organization, event_id=pk)
+    try:
+        webhook_services.webhook_event_resend(
+            actor=request.user, organization=membership.organization, event_id=event.pk
+        )
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Event %(id)s is queued for delivery again.") % {"id": event.event_id})
+    return redirect("consent_office:webhooks")

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from consent.office import integration_views, views
+
+app_name = "consent_office"
+
+urlpatterns = [
+    path("requests/", views.request_list, name="requests"),
+    path("requests/new/", views.request_new, name="request-new"),
+    path("requests/<int:pk>/", views.request_detail, name="request"),
+    path("requests/<int:pk>/resend/", views.request_resend, name="request-resend"),
+    path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),
+    path("consents/", views.consent_list, name="consents"),
+    path("consents/<int:pk>/", views.consent_detail, name="consent"),
+    path("audit/", views.audit_list, name="audit"),
+    path("keys/", integration_views.key_list, name="keys"),
+    path("keys/new/", integration_views.key_create, name="key-create"),
+    path("keys/<int:pk>/revoke/", integration_views.key_revoke, name="key-revoke"),
+    path("keys/<int:pk>/rotate/", integration_views.key_rotate, name="key-rotate"),
+    path("webhooks/", integration_views.webhook_settings, name="webhooks"),
+    path("webhooks/delete/", integration_views.webhook_delete, name="webhook-delete"),
+    path("webhooks/events/<int:pk>/resend/", integration_views.webhook_event_resend, name="webhook-event-resend"),
+]

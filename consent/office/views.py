@@ -1,0 +1,182 @@
+"""The providers' back-office for consent: requests, consents and the audit trail of one organisation."""
+
+import json
+import re
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from consent import selectors, services
+from consent.errors import ConsentError, InvalidRequest
+from consent.models import ConsentRequest, Operation
+from consent.office import selectors as office_selectors
+from consent.office.access import office_view, render_office
+from consent.office.forms import CancelForm, ConsentFilterForm, ItemFormSet, RequestFilterForm, RequestForm
+from consent.services import ItemInput, RequestInput, SampleInput
+
+PAGE_SIZE = 50
+ITEM_FIELD = re.compile(r"^items\[(\d+)\]\.(\w+)")
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _filters(form) -> dict:
+    """The valid filter values; an invalid one is ignored rather than failing the whole list."""
+    form.is_valid()
+    return {name: form.cleaned_data.get(name) or "" for name in form.fields}
+
+
+def _operations(values) -> list[str]:
+    labels = dict(Operation.choices)
+    return [str(labels.get(value, value)) for value in values]
+
+
+@office_view()
+def request_list(request, membership):
+    form = RequestFilterForm(request.GET)
+    requests = selectors.requests_for_operator(organization=membership.organization, **_filters(form))
+    return render_office(request, "office/requests.html", membership, {"form": form, "page": _page(request, requests)})
+
+
+def _request_input(form, item_forms) -> RequestInput:
+    data = form.cleaned_data
+    items = [
+        ItemInput(
+            modality=item.cleaned_data["modality"],
+            operations=list(item.cleaned_data["operations"]),
+            purpose=item.cleaned_data["purpose"],
+            usage=item.cleaned_data["usage"],
+            valid_until=item.cleaned_data["valid_until"],
+            samples=[SampleInput(name=f.name, content=f.read()) for f in item.cleaned_data["samples"]],
+        )
+        for item in item_forms
+    ]
+    return RequestInput(
+        phone=data["phone"],
+        email=data["email"],
+        language=data["language"],
+        expires_in_days=data["expires_in_days"],
+        end_user_reference=data["end_user_reference"],
+        end_user_verification_method=data["end_user_verification_method"],
+        end_user_verification_reference=data["end_user_verification_reference"],
+        end_user_verified_at=data["end_user_verified_at"],
+        end_user_prompted_to_notify=data["end_user_prompted_to_notify"],
+        notice_retention=data["notice_retention"],
+        notice_withdrawal=data["notice_withdrawal"],
+        notice_recipients=data["notice_recipients"],
+        items=items,
+    )
+
+
+def _show_field_errors(error: InvalidRequest, form, item_forms) -> None:
+    """Put each of the service's field errors on the form field it names ("items[1].samples[0]" → item 2's samples)."""
+    for key, field_messages in error.fields.items():
+        target, name = form, key
+        match = ITEM_FIELD.match(key)
+        if match and int(match[1]) < len(item_forms):
+            target, name = item_forms[int(match[1])], match[2]
+        for message in field_messages:
+            target.add_error(name if name in target.fields else None, message)
+    if not error.fields:
+        form.add_error(None, str(error))
+
+
+@office_view(write=True)
+def request_new(request, membership):
+    form = RequestForm(request.POST or None)
+    items = ItemFormSet(request.POST or None, request.FILES or None, prefix="items")
+    if request.method == "POST" and all([form.is_valid(), items.is_valid()]):
+        item_forms = [item for item in items if item.has_changed()]  # a blank second item is ignored
+        try:
+            consent_request = services.request_create(
+                actor=request.user, organization=membership.organization, data=_request_input(form, item_forms)
+            )
+        except InvalidRequest as exc:
+            _show_field_errors(exc, form, item_forms)
+        except ConsentError as exc:  # cooling down, blocked: nothing the form can fix
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, _("Request #%(id)s created; the person is notified by SMS.") % {"id": consent_request.pk}
+            )
+            return redirect("consent_office:request", pk=consent_request.pk)
+    return render_office(request, "office/request_new.html", membership, {"form": form, "items": items})
+
+
+def _request_detail(request, membership, pk, *, cancel_form=None, status=200):
+    consent_request = selectors.request_get_for_operator(organization=membership.organization, request_id=pk)
+    items = [(item, _operations(item.operations)) for item in consent_request.items.all()]
+    context = {
+        "consent_request": consent_request,
+        "items": items,
+        "is_pending": consent_request.state == ConsentRequest.State.PENDING,
+        "cancel_form": cancel_form or CancelForm(),
+    }
+    return render_office(request, "office/request_detail.html", membership, context, status=status)
+
+
+@office_view()
+def request_detail(request, membership, pk):
+    return _request_detail(request, membership, pk)
+
+
+@require_POST
+@office_view(write=True)
+def request_resend(request, membership, pk):
+    consent_request = selectors.request_get_for_operator(organization=membership.organization, request_id=pk)
+    try:
+        services.request_notify_again(actor=request.user, request_id=consent_request.pk)
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("The notification is being sent again."))
+    return redirect("consent_office:request", pk=consent_request.pk)
+
+
+@require_POST
+@office_view(write=True)
+def request_cancel(request, membership, pk):
+    consent_request = selectors.request_get_for_operator(organization=membership.organization, request_id=pk)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _request_detail(request, membership, pk, cancel_form=form, status=400)
+    try:
+        services.request_cancel(actor=request.user, request_id=consent_request.pk)
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Request cancelled. Items not yet decided can no longer be granted."))
+    return redirect("consent_office:request", pk=consent_request.pk)
+
+
+@office_view()
+def consent_list(request, membership):
+    form = ConsentFilterForm(request.GET)
+    consents = selectors.consents_for_operator(organization=membership.organization, **_filters(form))
+    return render_office(request, "office/consents.html", membership, {"form": form, "page": _page(request, consents)})
+
+
+@office_view()
+def consent_detail(request, membership, pk):
+    consent = selectors.consent_get_for_operator(organization=membership.organization, consent_id=pk)
+    context = {
+        "consent": consent,
+        "operations": _operations(consent.operations),
+        "terms": json.dumps(json.loads(consent.terms_json), indent=2, ensure_ascii=False),
+        "presentations": office_selectors.presentations_for_consent(consent=consent),
+        "artifact": office_selectors.grant_artifact_for_consent(consent=consent),
+    }
+    return render_office(request, "office/consent_detail.html", membership, context)
+
+
+@office_view()
+def audit_list(request, membership):
+    events = office_selectors.audit_events_for_organization(organization=membership.organization)
+    page = _page(request, events)
+    rows = [(event, json.dumps(event.data, ensure_ascii=False, sort_keys=True)) for event in page]
+    return render_office(request, "office/audit.html", membership, {"page": page, "rows": rows})

@@ -1,0 +1,10 @@
+"""Public token endpoints, included at "" in config/urls.py."""
+
+from django.urls import path
+
+from consent import token_views
+
+urlpatterns = [
+    path(".well-known/jwks.json", token_views.jwks_view),
+    path("api/v1/status-lists/<int:number>", token_views.status_list_view),
+]

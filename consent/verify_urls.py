@@ -1,0 +1,10 @@
+from django.urls import path
+
+from consent import verify_views
+
+app_name = "verify"
+
+urlpatterns = [
+    path("", verify_views.upload, name="upload"),
+    path("<int:consent_id>", verify_views.status, name="status"),
+]
