@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import ssl
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,11 +43,10 @@ def verify_url(consent_id: int) -> str:
 
 
 def _token_jti(consent: Consent) -> str:
-    # Tokens come from consent.tokens; a consent may have none (e.g. issued before tokens existed).
-    try:
-        return getattr(consent.token, "jti", "") or ""
-    except Consent.token.RelatedObjectDoesNotExist:
-        return ""
+    # A consent may have no token (tokens arrived later than consents); the missing reverse relation
+    # raises an AttributeError subclass, which getattr turns into the default.
+    token = getattr(consent, "token", None)
+    return getattr(token, "jti", "") or ""
 
 
 def _no_disclosure(recipients: str) -> bool:
@@ -67,7 +67,7 @@ def receipt_build(consent: Consent, kind: str, *, grant_sha256: str = "") -> dic
         "version": RECEIPT_VERSION,
         "kind": kind,
         "jurisdiction": "CN",
-        "consentReceiptID": f"{settings.SITE_URL}/verify/{consent.pk}",
+        "consentReceiptID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{verify_url(consent.pk)}#{kind}")),
         "consent_id": consent.pk,
         "consentTimestamp": int(consent.granted_at.timestamp()),
         "collectionMethod": "web portal; real-name check; SMS one-time code bound to the terms digest",
@@ -124,10 +124,11 @@ def _thumbnail(sample) -> str:
 
     try:
         with sample.file.open("rb") as handle, Image.open(handle) as image:
+            image.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))  # JPEG: decode at reduced size, much faster
             image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
             out = io.BytesIO()
             image.convert("RGB").save(out, "JPEG", quality=80)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         logger.warning("no thumbnail for sample %s: %s", sample.pk, exc)
         return ""
     return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()

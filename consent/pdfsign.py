@@ -11,6 +11,7 @@ Ed25519 PDF signatures are not widely verifiable yet.
 import io
 import logging
 import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -137,8 +138,7 @@ def _dev_material_pem() -> tuple[bytes, bytes]:
     folder = Path(settings.VAR_DIR) / DEV_DIR_NAME
     if not (folder / "signing-key.pem").exists():
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = folder.with_name(f"{DEV_DIR_NAME}.{os.getpid()}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = folder.with_name(f"{DEV_DIR_NAME}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         tmp.mkdir(mode=0o700)
         ca_pem, cert_pem, key_pem = _dev_certificates()
         (tmp / "ca.pem").write_bytes(ca_pem)

@@ -335,6 +335,7 @@ def test_a_file_over_the_limit_is_refused_before_it_is_stored(client):
     response = upload(client, b"%PDF-1.7\n" + b"0" * MAX_UPLOAD_BYTES)
     assert response.status_code == 200
     assert file_error_codes(response) == ["too_big"]
+    assert response.context["form"].too_big  # cut off while reading, not after storing it all
     assert "10 MB" in response.content.decode()
 
 
@@ -391,3 +392,76 @@ def test_a_guardians_consent_for_a_child_names_the_guardian_in_the_record(pendin
     assert "父母" in text
     receipt = json.loads(pypdf.PdfReader(io.BytesIO(pdf_of(consent))).attachments["receipt.json"][0])
     assert receipt["guardian"] is True
+
+
+def local_tsa_material():
+    """An RSA time-stamping certificate (pyHanko's dummy TSA signs with RSA only)."""
+    from datetime import UTC, datetime
+
+    from asn1crypto import keys, x509
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "test TSA")])
+    now = datetime.now(UTC)
+    cert = (
+        cx509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(cx509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    der = serialization.Encoding.DER
+    pkcs8 = key.private_bytes(der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return x509.Certificate.load(cert.public_bytes(der)), keys.PrivateKeyInfo.load(pkcs8)
+
+
+def test_with_a_timestamp_authority_configured_the_signature_is_pades_b_t(settings, monkeypatch):
+    from pyhanko.sign.timestamps import DummyTimeStamper
+
+    import consent.pdfsign
+
+    tsa_cert, tsa_key = local_tsa_material()
+    urls = []
+
+    def local_tsa(url):  # stands in for the TSA's HTTP endpoint
+        urls.append(url)
+        return DummyTimeStamper(tsa_cert=tsa_cert, tsa_key=tsa_key)
+
+    monkeypatch.setattr(consent.pdfsign.timestamps, "HTTPTimeStamper", local_tsa)
+    settings.ARTIFACT_TSA_URL = "http://tsa.example.test/"
+    signed = pdf_sign(html_to_pdfa("<p>同意</p>"), reason="test")
+    (signature,) = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+    unsigned = [attr["type"].native for attr in signature.signer_info["unsigned_attrs"]]
+    assert urls == ["http://tsa.example.test/"]
+    assert "signature_time_stamp_token" in unsigned
+    # The signature itself still checks out (this test PDF simply carries no receipt).
+    assert [p.value for p in artifact_verify(signed).problems] == ["no_receipt"]
+
+
+def test_development_signing_material_is_made_once_under_var_dir(settings, tmp_path):
+    import stat
+
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    settings.VAR_DIR = tmp_path
+    settings.ARTIFACT_SIGNING_CERT = settings.ARTIFACT_SIGNING_KEY = ""
+    first = signing_material()
+    folder = tmp_path / "artifact-signing"
+    assert stat.S_IMODE((folder / "signing-key.pem").stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    ca = cx509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+    leaf = cx509.load_pem_x509_certificate((folder / "signing.pem").read_bytes())
+    leaf.verify_directly_issued_by(ca)
+    assert first.trust_roots[0].dump() == ca.public_bytes(Encoding.DER)
+    assert first.certificate.dump() == leaf.public_bytes(Encoding.DER)
+    assert signing_material() is first  # read back, not made again
+    assert not list(tmp_path.glob("*.tmp"))

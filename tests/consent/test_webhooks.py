@@ -32,7 +32,6 @@ from consent.services import (
     webhook_endpoint_set,
     webhook_event_resend,
 )
-from consent.services import webhooks as webhook_services
 from consent.services.decisions import _grant
 from consent.tasks import webhook_deliver_task
 from identity.crypto import decrypt
@@ -574,7 +573,9 @@ def test_real_worker_delivers_a_granted_event(celery_worker, endpoint, receiver,
 @pytest.mark.realstack
 @pytest.mark.django_db(transaction=True)
 def test_racing_workers_on_postgresql_send_an_attempt_once(monkeypatch, endpoint, receiver, pat, pending_request):
-    monkeypatch.setattr(webhook_services, "_deliver_later", lambda event_id: None)
+    from consent.tasks import webhook_deliver_task
+
+    monkeypatch.setattr(webhook_deliver_task, "delay", lambda event_id: None)
     grant(pat, pending_request)
     event = event_of("consent.granted")
     receiver.gate = threading.Event()

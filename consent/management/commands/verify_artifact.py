@@ -22,7 +22,8 @@ class Command(BaseCommand):
         if report.status:
             status = report.status
             self.stdout.write(f"record: {report.kind} of consent #{status.consent_id}")
-            self.stdout.write(f"signed: {report.signed_at:%Y-%m-%d %H:%M:%S %z} by {report.signer}")
+            signed_at = f"{report.signed_at:%Y-%m-%d %H:%M:%S %z}" if report.signed_at else "(no time)"
+            self.stdout.write(f"signed: {signed_at} by {report.signer}")
             self.stdout.write(f"organisation: {status.organization}")
             self.stdout.write(f"modality: {status.modality}; valid until {status.valid_until:%Y-%m-%d %H:%M:%S %z}")
             self.stdout.write(f"state now: {status.state}")
