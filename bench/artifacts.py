@@ -123,6 +123,7 @@ def main() -> None:
     from consent.pdfsign import pdf_sign, signing_material
     from consent.services.artifacts import _load
 
+    load = os.getloadavg()
     setup_test_environment()
     connection.creation.create_test_db(verbosity=0)
     settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="bench-media-")
@@ -154,7 +155,7 @@ def main() -> None:
     lines = [
         f"consent records: render + sign, {N} consents (bench/artifacts.py)",
         f"when: {timezone.now():%Y-%m-%d %H:%M %Z}; python {platform.python_version()}; {platform.machine()}, "
-        f"{os.cpu_count()} cpu",
+        f"{os.cpu_count()} cpu; load average before the run {load[0]:.2f}",
         row("plain WeasyPrint one-line page", plain),
         row("record render (PDF/A-3b + receipt)", render),
         row("record sign (PAdES B-B)", sign),

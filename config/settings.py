@@ -203,6 +203,14 @@ PLATFORM_SIGNING_KEY = env.str("PLATFORM_SIGNING_KEY", default="")
 if not PLATFORM_SIGNING_KEY and not DEBUG:
     raise ImproperlyConfigured("PLATFORM_SIGNING_KEY is not set (PEM Ed25519 private key); see .env.example.")
 
+# Signed PDF records: the platform certificate (chain allowed) and its ECDSA P-256 key, PEM.
+# Development generates a self-signed CA and signing certificate under VAR_DIR on first use.
+ARTIFACT_SIGNING_CERT = env.str("ARTIFACT_SIGNING_CERT", default="")
+ARTIFACT_SIGNING_KEY = env.str("ARTIFACT_SIGNING_KEY", default="")
+ARTIFACT_TSA_URL = env.str("ARTIFACT_TSA_URL", default="")
+if not DEBUG and not (ARTIFACT_SIGNING_CERT and ARTIFACT_SIGNING_KEY):
+    raise ImproperlyConfigured("ARTIFACT_SIGNING_CERT and ARTIFACT_SIGNING_KEY are not set (PEM); see .env.example.")
+
 # Personal data at rest (AES-GCM). The first key encrypts; the others still decrypt until rotated.
 PII_ENCRYPTION_KEYS = env.list(
     "PII_ENCRYPTION_KEYS", default=["dev1:ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="] if DEBUG else []

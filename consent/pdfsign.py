@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -199,6 +200,18 @@ def validation_context(material: SigningMaterial | None = None) -> ValidationCon
     )
 
 
+class _Pdf17Signer(signers.PdfSigner):
+    """Keep the record a PDF 1.7 document, as PDF/A-3 requires.
+
+    pyHanko registers the ISO 32002 extension for ECDSA P-256 keys, which raises the document to PDF 2.0;
+    PAdES signatures with ECDSA in PDF 1.7 only need the ETSI (ESIC) extension, so register just that.
+    """
+
+    def register_extensions(self, pdf_out, *, md_algorithm: str):
+        pdf_out.ensure_output_version(version=(1, 7))
+        pdf_out.register_extension(ESIC_EXTENSION_1)
+
+
 def pdf_sign(pdf: bytes, *, reason: str, location: str = "") -> bytes:
     """Sign a PDF with one invisible PAdES signature: baseline B, or B-T when ARTIFACT_TSA_URL is set.
 
@@ -226,7 +239,7 @@ def pdf_sign(pdf: bytes, *, reason: str, location: str = "") -> bytes:
         invis_sig_settings=fields.InvisSigSettings(set_print_flag=True, set_hidden_flag=False),
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    out = signers.PdfSigner(meta, signer, timestamper=timestamper, new_field_spec=field_spec).sign_pdf(writer)
+    out = _Pdf17Signer(meta, signer, timestamper=timestamper, new_field_spec=field_spec).sign_pdf(writer)
     return out.getvalue()
 
 

@@ -71,6 +71,16 @@ def _on_commit_runs_when_the_app_commits(request, monkeypatch):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(settings):
+    """Assertions read English; pages default to Chinese for real users (see test_i18n)."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 def subprocess_env(**extra) -> dict:
     """Environment for a child process that must use the same (test) database as this process."""
     env = dict(os.environ)

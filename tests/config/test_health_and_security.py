@@ -7,7 +7,39 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from tests.conftest import REPO, subprocess_env
 
+
+def _p256_certificate() -> tuple[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "consent signing")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        cert.public_bytes(Encoding.PEM).decode(),
+        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode(),
+    )
+
+
+_CERT, _KEY = _p256_certificate()
+
 PRODUCTION = {
+    "ARTIFACT_SIGNING_CERT": _CERT,
+    "ARTIFACT_SIGNING_KEY": _KEY,
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "x" * 64 + "production-like-secret-with-enough-entropy-0123456789",
     "DJANGO_ALLOWED_HOSTS": "consent.example.com",
