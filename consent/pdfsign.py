@@ -253,31 +253,31 @@ class SignatureCheck:
 
 def signature_check(data: bytes) -> SignatureCheck:
     """Is `data` a PDF whose one signature is intact, covers the whole file and chains to our root?"""
-    from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
-    from pyhanko.sign.validation.errors import SignatureValidationError
 
     if not data.startswith(b"%PDF-"):
         return SignatureCheck(problem="not_pdf")
+    # Anyone can upload anything here: whatever a malformed file makes the parser raise is an answer
+    # ("not a readable PDF", "broken signature"), never a server error.
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = reader.embedded_signatures
-    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
-        logger.info("unreadable PDF: %s", exc)
+    except Exception as exc:
+        logger.info("unreadable PDF: %r", exc)
         return SignatureCheck(problem="not_pdf")
     if not signatures:
         return SignatureCheck(problem="unsigned")
-    try:
-        status = validate_pdf_signature(signatures[-1], validation_context(), skip_diff=True)
-    except (PdfError, SignatureValidationError, ValueError, KeyError, TypeError) as exc:
-        logger.info("signature not validated: %s", exc)
+    try:  # the first signature is ours; anything signed or added after it shows as partial coverage
+        status = validate_pdf_signature(signatures[0], validation_context(), skip_diff=True)
+    except Exception as exc:
+        logger.info("signature not validated: %r", exc)
         return SignatureCheck(problem="signature_broken")
     if not (status.intact and status.valid):
         return SignatureCheck(problem="signature_broken")
     if not status.trusted:
         return SignatureCheck(problem="not_our_signer")
-    if len(signatures) > 1 or status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+    if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
         return SignatureCheck(problem="not_whole_file")
     return SignatureCheck(
         root=reader.root,

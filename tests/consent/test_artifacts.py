@@ -296,6 +296,14 @@ def test_a_record_signed_with_another_certificate_is_not_ours(db):
     assert [p.value for p in artifact_verify(pdf).problems] == ["unsigned"]
 
 
+def test_garbage_and_truncated_files_are_answers_not_errors(granted):
+    data = pdf_of(granted)
+    assert [p.value for p in artifact_verify(b"%PDF-1.7\ngarbage").problems] == ["not_pdf"]
+    assert [p.value for p in artifact_verify(b"GIF89a").problems] == ["not_pdf"]
+    truncated = artifact_verify(data[: len(data) // 2]).problems
+    assert len(truncated) == 1 and truncated[0].value in ("not_pdf", "unsigned", "signature_broken")
+
+
 def test_a_receipt_that_differs_from_our_record_is_not_valid(granted):
     consent = _load(granted.pk)
     terms = json.loads(consent.terms_json)
