@@ -94,7 +94,7 @@ class RequestCreateApi(APIView):
 
     class RequestCreateInput(serializers.Serializer):
         phone = serializers.CharField(max_length=32)
-        email = serializers.EmailField(required=False, default="")
+        email = serializers.EmailField(required=False, default="", allow_blank=True)
         language = serializers.ChoiceField(choices=["zh-hans", "en"], default="zh-hans")
         expires_in_days = serializers.IntegerField(default=7, min_value=1, max_value=30)
         end_user_reference = serializers.CharField(max_length=100)
