@@ -115,6 +115,7 @@ class Person(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     verification = models.ForeignKey(IdentityCheck, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.legal_name_masked or 'person'} ({self.phone[:5]}…{self.phone[-2:]})"

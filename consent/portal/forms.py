@@ -22,3 +22,13 @@ class RevokeForm(forms.Form):
         label=_("I want to withdraw this consent. Services can no longer use my likeness under it."),
         error_messages={"required": _("Tick the box to confirm that you want to withdraw.")},
     )
+
+
+class DeleteAccountForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_(
+            "Delete my account: withdraw all my consents, refuse open requests, erase my name, ID number and "
+            "samples. The signed records of past decisions are kept as proof."
+        ),
+        error_messages={"required": _("Tick the box to confirm that you want to delete your account.")},
+    )

@@ -3,6 +3,8 @@
 import json
 
 from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -10,7 +12,7 @@ from django.views.decorators.http import require_POST
 from consent import selectors, services
 from consent.errors import ConsentError, NotForThisPerson
 from consent.models import ConsentRequest
-from consent.portal.forms import DenyForm, GrantForm, RevokeForm
+from consent.portal.forms import DeleteAccountForm, DenyForm, GrantForm, RevokeForm
 from identity.decorators import identity_required, identity_step, person_required
 from identity.errors import IdentityError
 from identity.models import Organization
@@ -143,3 +145,23 @@ def organization_unblock(request, organization_id):
     services.organization_unblock(person=request.person, organization_id=organization_id)
     messages.success(request, _("Unblocked."))
     return redirect("portal:home")
+
+
+@require_POST
+@identity_required
+def export(request):
+    data = services.person_export(person=request.person)
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = 'attachment; filename="my-likeness-consents.zip"'
+    return response
+
+
+@identity_required
+def delete_account(request):
+    form = DeleteAccountForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        services.person_delete(person=request.person)
+        logout(request)
+        messages.success(request, _("Your account is deleted. Your consents are withdrawn and your samples erased."))
+        return redirect("signin:phone")
+    return render(request, "portal/delete.html", {"form": form})

@@ -1,5 +1,6 @@
 """Every state change of the consent app goes through these functions (split by feature)."""
 
+from consent.services.account import *  # noqa: F403
 from consent.services.artifacts import *  # noqa: F403
 from consent.services.decisions import *  # noqa: F403
 from consent.services.keys import *  # noqa: F403

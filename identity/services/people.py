@@ -30,6 +30,7 @@ __all__ = [
     "ADULT_AGE",
     "CHILD_AGE",
     "guardian_verify",
+    "person_erase",
     "person_for_phone",
     "person_identity_verify",
     "person_signin",
@@ -239,3 +240,23 @@ def _guardian_store(child, check, parsed, legal_name, relationship) -> Guardian:
     guardian, _created = Guardian.objects.update_or_create(child=child, defaults=values)
     audit.record(child, "guardian.set", guardian, {"relationship": relationship})
     return guardian
+
+
+@transaction.atomic
+def person_erase(*, person: Person) -> Person:
+    """Erase a person's identity data (PIPL Art. 47). Masked forms stay on decided consents as their proof."""
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    person.legal_name_enc = person.id_number_enc = person.email = ""
+    person.id_number_index = None
+    person.phone = f"erased-{person.pk}"
+    person.erased_at = timezone.now()
+    person.save(update_fields=["legal_name_enc", "id_number_enc", "email", "id_number_index", "phone", "erased_at"])
+    guardian = Guardian.objects.filter(child=person).first()
+    if guardian:
+        guardian.legal_name_enc = guardian.id_number_enc = guardian.id_number_index = ""
+        guardian.save(update_fields=["legal_name_enc", "id_number_enc", "id_number_index"])
+    PhoneDevice.objects.filter(user=person.user).delete()
+    person.user.is_active = False
+    person.user.save(update_fields=["is_active"])
+    audit.record(person, "person.erase", person, {})
+    return person

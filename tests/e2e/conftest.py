@@ -11,16 +11,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-# Playwright's sync API keeps an asyncio event loop running in the main thread from the moment it starts
-# until it stops, i.e. for the rest of the session once the session-scoped `browser` exists. Django's
-# `async_unsafe` guard sees that running loop and raises SynchronousOnlyOperation for every ORM call made
-# by the test (setting up data, reading the outbox, asserting the database state) — and by any test that
-# runs after the e2e ones in the same process. The guard protects against ORM calls from inside a
-# coroutine; here no coroutine ever touches the ORM (Playwright's loop only talks to the browser and
-# our code is blocked while it runs), so switching the guard off is safe. It is set here, not in the
-# project-wide conftest, so that runs without the e2e tests keep the guard.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -37,6 +27,17 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 
 
+def pytest_collection_modifyitems(config, items):
+    """Run the e2e tests after all others, so that the browser below lives only at the end of the session.
+
+    While Playwright runs, the main thread has a running event loop and DJANGO_ALLOW_ASYNC_UNSAFE is set
+    (see `browser`). Tests that ran after it would inherit both: the variable would leak into the child
+    processes they start (`manage.py check --deploy` then fails with async.E001) and the loop would hide
+    async-safety mistakes in the code they test.
+    """
+    items.sort(key=lambda item: "e2e" in item.keywords)  # stable: the order within each group is kept
+
+
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium for all e2e tests; each test opens its own context (fresh cookies and storage)."""
@@ -44,11 +45,26 @@ def browser():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run the e2e tests")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        # Playwright launches with a fresh temporary profile (user data dir) that it deletes on close.
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    # Playwright's sync API keeps an asyncio event loop marked as running in the main thread from start to
+    # stop, i.e. for as long as this session-scoped browser exists. Django's `async_unsafe` guard sees that
+    # loop and raises SynchronousOnlyOperation for every ORM call the tests make (creating data, reading
+    # the outbox, asserting database state). The guard is there to catch ORM calls from inside a coroutine;
+    # here none happens (the loop only talks to the browser, and our code is suspended while it runs), so
+    # switching it off is safe. It is switched off only while Playwright runs, not at import: set at import,
+    # it would reach every test of the run and the child processes they start (see above).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            # Playwright launches with a fresh temporary profile (user data dir) that it deletes on close.
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _page(browser, **options):

@@ -1,0 +1,111 @@
+"""A person's copy of their data (PIPL Art. 45) and deletion of their account (Art. 47)."""
+
+import io
+import json
+import zipfile
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+import audit
+from consent.models import Consent, ConsentRequest, RequestItem, Sample
+from consent.services.decisions import consent_revoke, item_deny
+from identity.models import Person
+from identity.services import person_erase
+
+__all__ = ["person_delete", "person_export"]
+
+
+def _export_data(person: Person) -> dict:
+    consents = (
+        Consent.objects.filter(person=person)
+        .select_related("organization")
+        .prefetch_related("presentations__organization", "artifacts")
+    )
+    requests = ConsentRequest.objects.filter(person_phone=person.phone).select_related("organization")
+    return {
+        "exported_at": timezone.now().isoformat(),
+        "person": {
+            "phone": person.phone,
+            "legal_name": person.legal_name,
+            "id_number": person.id_number,
+            "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+            "verified_at": person.verified_at.isoformat() if person.verified_at else None,
+            "identity_checks": [c.as_evidence() | {"subject": c.subject} for c in person.checks.all()],
+            "guardian": (
+                {"legal_name_masked": person.guardian.legal_name_masked, "relationship": person.guardian.relationship}
+                if hasattr(person, "guardian")
+                else None
+            ),
+        },
+        "requests": [
+            {
+                "id": r.pk,
+                "organization": r.organization.name,
+                "state": r.state,
+                "created_at": r.created_at.isoformat(),
+                "items": [
+                    {"modality": i.modality, "state": i.state, "terms": json.loads(i.terms_json)} for i in r.items.all()
+                ],
+            }
+            for r in requests
+        ],
+        "consents": [
+            {
+                "id": c.pk,
+                "organization": c.organization.name,
+                "state": c.state,
+                "terms": json.loads(c.terms_json),
+                "terms_sha256": c.terms_sha256,
+                "granted_at": c.granted_at.isoformat(),
+                "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+                "uses": [
+                    {
+                        "time": p.created_at.isoformat(),
+                        "organization": p.organization.name,
+                        "operation": p.operation,
+                        "result": p.result,
+                    }
+                    for p in c.presentations.all()
+                ],
+                "records": [f"records/consent-{c.pk}-{a.kind}.pdf" for a in c.artifacts.all()],
+            }
+            for c in consents
+        ],
+        "blocked_organizations": [b.organization.name for b in person.blocks.select_related("organization")],
+    }
+
+
+def person_export(*, person: Person) -> bytes:
+    """A zip with data.json (everything we hold about the person) and their signed PDF records."""
+    data = _export_data(person)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data.json", json.dumps(data, ensure_ascii=False, indent=2))
+        for consent in Consent.objects.filter(person=person).prefetch_related("artifacts"):
+            for artifact in consent.artifacts.all():
+                with artifact.file.open("rb") as handle:
+                    archive.writestr(f"records/consent-{consent.pk}-{artifact.kind}.pdf", handle.read())
+    audit.record(person, "person.export", person, {})
+    return buffer.getvalue()
+
+
+def person_delete(*, person: Person) -> None:
+    """Delete the account: withdraw every active consent, refuse open items, delete the reference samples,
+    erase the identity data. Decided consents, their signed records and the audit trail are kept as proof."""
+    with transaction.atomic():
+        for consent_id in Consent.objects.filter(person=person, state=Consent.State.ACTIVE).values_list(
+            "pk", flat=True
+        ):
+            consent_revoke(person=person, consent_id=consent_id, reason="account deleted")
+        open_items = RequestItem.objects.filter(
+            request__person=person, state=RequestItem.State.PENDING, request__state=ConsentRequest.State.PENDING
+        )
+        for item_id in open_items.values_list("pk", flat=True):
+            item_deny(person=person, item_id=item_id, reason="account deleted")
+        samples = Sample.objects.filter(item__request__person_phone=person.phone).exclude(file="")
+        names = list(samples.values_list("file", flat=True))
+        samples.update(file="")
+        person_erase(person=person)
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
