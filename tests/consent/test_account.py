@@ -42,7 +42,7 @@ def test_export_needs_a_signed_in_person(client):
 
 
 def test_delete_needs_confirmation(granted):
-    client, consent = granted
+    client, _consent = granted
     response = client.post("/me/delete/", {})
     assert "Tick the box" in response.content.decode()
     assert Person.objects.get(pk=client.person.pk).erased_at is None
