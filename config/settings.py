@@ -199,14 +199,14 @@ if AUDIT_RETENTION_DAYS < AUDIT_MIN_RETENTION_DAYS:
 AUDIT_CHECKPOINT_EVERY = env.int("AUDIT_CHECKPOINT_EVERY", default=1000)
 
 # Platform Ed25519 key (PEM) signing audit checkpoints. Generated under var/ in development.
-PLATFORM_SIGNING_KEY = env.str("PLATFORM_SIGNING_KEY", default="")
+PLATFORM_SIGNING_KEY = env.str("PLATFORM_SIGNING_KEY", default="", multiline=True)
 if not PLATFORM_SIGNING_KEY and not DEBUG:
     raise ImproperlyConfigured("PLATFORM_SIGNING_KEY is not set (PEM Ed25519 private key); see .env.example.")
 
 # Signed PDF records: the platform certificate (chain allowed) and its ECDSA P-256 key, PEM.
 # Development generates a self-signed CA and signing certificate under VAR_DIR on first use.
-ARTIFACT_SIGNING_CERT = env.str("ARTIFACT_SIGNING_CERT", default="")
-ARTIFACT_SIGNING_KEY = env.str("ARTIFACT_SIGNING_KEY", default="")
+ARTIFACT_SIGNING_CERT = env.str("ARTIFACT_SIGNING_CERT", default="", multiline=True)
+ARTIFACT_SIGNING_KEY = env.str("ARTIFACT_SIGNING_KEY", default="", multiline=True)
 ARTIFACT_TSA_URL = env.str("ARTIFACT_TSA_URL", default="")
 if not DEBUG and not (ARTIFACT_SIGNING_CERT and ARTIFACT_SIGNING_KEY):
     raise ImproperlyConfigured("ARTIFACT_SIGNING_CERT and ARTIFACT_SIGNING_KEY are not set (PEM); see .env.example.")

@@ -29,17 +29,18 @@ def artifacts_sweep(*, now=None) -> int:
     """Queue artifacts that should exist but don't (the broker was down, or the task gave up)."""
     from consent.artifact_tasks import artifact_render_task
 
-    before = (now or timezone.now()) - timedelta(minutes=5)
+    now = now or timezone.now()
+    before, since = now - timedelta(minutes=5), now - timedelta(days=7)  # a permanent failure stops being retried
     missing = [
         *(
             (pk, Artifact.Kind.GRANT)
-            for pk in Consent.objects.filter(granted_at__lt=before)
+            for pk in Consent.objects.filter(granted_at__lt=before, granted_at__gt=since)
             .exclude(artifacts__kind=Artifact.Kind.GRANT)
             .values_list("pk", flat=True)[:200]
         ),
         *(
             (pk, Artifact.Kind.REVOCATION)
-            for pk in Consent.objects.filter(revoked_at__lt=before)
+            for pk in Consent.objects.filter(revoked_at__lt=before, revoked_at__gt=since)
             .exclude(artifacts__kind=Artifact.Kind.REVOCATION)
             .values_list("pk", flat=True)[:200]
         ),

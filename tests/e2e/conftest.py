@@ -95,7 +95,10 @@ def path_of(page) -> str:
 
 
 def person_signs_in(page, phone: str) -> None:
-    """On /signin/: type the phone, read the SMS code from the dev outbox, type it."""
+    """On /signin/: type the phone, read the SMS code from the dev outbox, type it.
+
+    Where the sign-in leads depends on the `next` the page was opened with: the caller waits for that URL.
+    """
     from tests.consent.conftest import last_code
 
     assert path_of(page) == "/signin/", page.url
@@ -104,4 +107,3 @@ def person_signs_in(page, phone: str) -> None:
     page.wait_for_url("**/signin/code/")
     page.get_by_label("6-digit code from the SMS").fill(last_code(phone))
     page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_load_state()
