@@ -11,11 +11,12 @@ from django.views.decorators.http import require_POST
 
 from consent import selectors, services
 from consent.errors import ConsentError, InvalidRequest
-from consent.models import ConsentRequest, Operation
+from consent.models import ConsentRequest
 from consent.office import selectors as office_selectors
 from consent.office.access import office_view, render_office
 from consent.office.forms import CancelForm, ConsentFilterForm, ItemFormSet, RequestFilterForm, RequestForm
 from consent.services import ItemInput, RequestInput, SampleInput
+from consent.templatetags.consent_labels import operation_labels
 
 PAGE_SIZE = 50
 ITEM_FIELD = re.compile(r"^items\[(\d+)\]\.(\w+)")
@@ -29,11 +30,6 @@ def _filters(form) -> dict:
     """The valid filter values; an invalid one is ignored rather than failing the whole list."""
     form.is_valid()
     return {name: form.cleaned_data.get(name) or "" for name in form.fields}
-
-
-def _operations(values) -> list[str]:
-    labels = dict(Operation.choices)
-    return [str(labels.get(value, value)) for value in values]
 
 
 @office_view()
@@ -110,7 +106,7 @@ def request_new(request, membership):
 
 def _request_detail(request, membership, pk, *, cancel_form=None, status=200):
     consent_request = selectors.request_get_for_operator(organization=membership.organization, request_id=pk)
-    items = [(item, _operations(item.operations)) for item in consent_request.items.all()]
+    items = [(item, operation_labels(item.operations)) for item in consent_request.items.all()]
     context = {
         "consent_request": consent_request,
         "items": items,
@@ -166,7 +162,7 @@ def consent_detail(request, membership, pk):
     consent = selectors.consent_get_for_operator(organization=membership.organization, consent_id=pk)
     context = {
         "consent": consent,
-        "operations": _operations(consent.operations),
+        "operations": operation_labels(consent.operations),
         "terms": json.dumps(json.loads(consent.terms_json), indent=2, ensure_ascii=False),
         "presentations": office_selectors.presentations_for_consent(consent=consent),
         "artifact": office_selectors.grant_artifact_for_consent(consent=consent),

@@ -103,15 +103,6 @@ def test_a_wrong_id_number_is_shown_next_to_the_field_and_keeps_the_name(phone_p
     assert page.get_by_label("ID number (18 characters)").input_value() == wrong
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: templates/portal/_terms.html line 4 renders item.operations raw "
-        "({{ item.operations|join:', ' }}), so the person deciding sees 'face_swap' instead of the translated "
-        "label 'face swap' / '换脸（人脸替换）' (the office maps them through consent/office/views.py _operations()); "
-        "line 11 likewise shows the raw verification method 'mobile' instead of 'mobile number'"
-    ),
-)
 def test_the_terms_name_operations_in_words_the_person_understands(phone_page, live_server, pending_request):
     page = phone_page
     page.goto(f"{live_server.url}/r/{pending_request.code}/")
