@@ -6,9 +6,8 @@ import hashlib
 import json
 import re
 
-from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +15,7 @@ from rest_framework.views import APIView
 from audit.canonical import canonical_json
 from consent import selectors, services, tokens
 from consent.api.errors import error_response
-from consent.models import ApiKey, EndUserVerification, IdempotencyRecord, Modality, Operation, Presentation
+from consent.models import ApiKey, EndUserVerification, Modality, Operation, Presentation
 from consent.services import ItemInput, RequestInput, SampleInput
 
 ERROR = inline_serializer(
@@ -140,29 +139,16 @@ class RequestCreateApi(APIView):
         data = self._parse(raw, files)
         organization = request.auth.organization
         fingerprint = hashlib.sha256(canonical_json(self._fingerprint(raw, data))).hexdigest()
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        organization=organization, key=key, body_sha256=fingerprint, status_code=0, response={}
-                    )
-            except IntegrityError:
-                record = IdempotencyRecord.objects.get(organization=organization, key=key)
-                if record.body_sha256 != fingerprint:
-                    return error_response(
-                        "idempotency_key_reused",
-                        "This Idempotency-Key was already used with a different body. Use a new key for a new request.",
-                        422,
-                    )
-                return Response(record.response, status=record.status_code, headers={"Idempotent-Replayed": "true"})
-            consent_request = services.request_create(actor=request.auth, organization=organization, data=data)
-            consent_request = selectors.request_get_for_operator(
-                organization=organization, request_id=consent_request.pk
-            )
-            body = RequestOutput(consent_request).data
-            record.status_code, record.response = 201, json.loads(json.dumps(body, default=str))
-            record.save(update_fields=["status_code", "response"])
-        return Response(body, status=status.HTTP_201_CREATED)
+        status_code, body, replayed = services.request_create_idempotent(
+            api_key=request.auth,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            data=data,
+            render=lambda created: (
+                RequestOutput(selectors.request_get_for_operator(organization=organization, request_id=created.pk)).data
+            ),
+        )
+        return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
     def _raw(self, request) -> tuple[dict, dict]:
         if request.content_type.startswith("multipart/"):
