@@ -23,6 +23,19 @@ def transport():
     return httpx.WSGITransport(app=WSGIHandler())
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_transaction():
+    """As Django's test client does: a request must not close the connection holding the test's transaction."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def api_key(organization):
     return services.api_key_create(actor="test", organization=organization, name="c", scopes=list(ApiKey.Scope.values))[
