@@ -169,3 +169,34 @@ def membership_set(*, actor, user: User, organization: Organization, role: str) 
     elif created:
         audit.record(actor, "membership.create", membership, {"role": role, "organization": organization.pk})
     return membership
+
+
+@transaction.atomic
+def organization_update(*, actor, organization: Organization, **fields) -> Organization:
+    from identity.validators import normalize_phone, validate_uscc
+
+    if "uscc" in fields:
+        fields["uscc"] = validate_uscc(fields["uscc"])
+    if "privacy_contact_phone" in fields:
+        fields["privacy_contact_phone"] = normalize_phone(fields["privacy_contact_phone"])
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    changed = {name: value for name, value in fields.items() if getattr(organization, name) != value}
+    for name, value in changed.items():
+        setattr(organization, name, value)
+    if changed:
+        organization.save(update_fields=list(changed))
+        audit.record(
+            actor, "organization.update", organization, {"organization": organization.pk, "fields": sorted(changed)}
+        )
+    return organization
+
+
+@transaction.atomic
+def membership_remove(*, actor, membership: Membership) -> None:
+    audit.record(
+        actor,
+        "membership.remove",
+        membership,
+        {"organization": membership.organization_id, "user": membership.user_id, "role": membership.role},
+    )
+    membership.delete()

@@ -1,0 +1,109 @@
+"""Platform staff's admin (behind django-otp's OTPAdminSite). Writes go through the services."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+
+import audit
+from identity import services
+from identity.admin_site import admin_site
+from identity.models import Membership, Organization, Person, User
+from identity.validators import normalize_phone, validate_uscc
+
+ORGANIZATION_FIELDS = [
+    "name",
+    "uscc",
+    "privacy_contact_name",
+    "privacy_contact_email",
+    "privacy_contact_phone",
+    "address",
+    "require_media_binding",
+]
+
+
+class OrganizationForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ORGANIZATION_FIELDS
+
+    def clean_uscc(self):
+        return validate_uscc(self.cleaned_data["uscc"])
+
+    def clean_privacy_contact_phone(self):
+        try:
+            return normalize_phone(self.cleaned_data["privacy_contact_phone"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+
+
+@admin.register(Organization, site=admin_site)
+class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationForm
+    list_display = ["name", "uscc", "privacy_contact_email", "created_at"]
+    search_fields = ["name", "uscc"]
+
+    def save_model(self, request, obj, form, change):
+        values = {name: form.cleaned_data[name] for name in ORGANIZATION_FIELDS}
+        if change:
+            services.organization_update(actor=request.user, organization=obj, **values)
+        else:
+            media_binding = values.pop("require_media_binding")
+            created = services.organization_create(actor=request.user, **values)
+            if media_binding:
+                services.organization_update(actor=request.user, organization=created, require_media_binding=True)
+            obj.pk = created.pk
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # consents and audit events refer to it
+
+
+@admin.register(Membership, site=admin_site)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role", "organization"]
+
+    def save_model(self, request, obj, form, change):
+        membership = services.membership_set(
+            actor=request.user, user=obj.user, organization=obj.organization, role=obj.role
+        )
+        obj.pk = membership.pk
+
+    def delete_model(self, request, obj):
+        services.membership_remove(actor=request.user, membership=obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            services.membership_remove(actor=request.user, membership=membership)
+
+
+@admin.register(User, site=admin_site)
+class OperatorAdmin(UserAdmin):
+    """Operators and staff. Django's own forms hash the password; the change is audited here."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(person__isnull=True)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit.record(
+            request.user, "operator.update" if change else "operator.create", obj, {"fields": sorted(form.changed_data)}
+        )
+
+
+@admin.register(Person, site=admin_site)
+class PersonAdmin(admin.ModelAdmin):
+    """Read-only, masked: staff see that a person exists and how they were verified, never the plain identity."""
+
+    list_display = ["legal_name_masked", "id_number_masked", "verified_at", "erased_at", "created_at"]
+    fields = ["legal_name_masked", "id_number_masked", "id_kind", "verified_at", "erased_at", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
