@@ -198,3 +198,13 @@ def test_postgres_trigger_rejects_update_and_delete_outside_the_purge():
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as c:
             c.execute(sql)
     assert AuditEvent.objects.get().action == "thing.create"
+
+
+def test_public_key_command_prints_the_key_that_verifies_checkpoints():
+    audit.record("alice", "thing.create", None, {})
+    checkpoint = checkpoint_create()
+    out = io.StringIO()
+    call_command("audit_public_key", stdout=out)
+    pem = out.getvalue().split("\n", 1)[1]
+    public_key = load_pem_public_key(pem.encode())
+    assert keys.verify(canonical_json(checkpoint.signed_fields()), checkpoint.signature, public_key)
