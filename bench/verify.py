@@ -8,6 +8,7 @@ request costs here. Data is made through the real services in a throwaway in-mem
 
 import os
 import platform
+import secrets
 import sys
 import tempfile
 import time
@@ -78,7 +79,7 @@ def main():
         privacy_contact_phone="+8613800138000",
         address="X",
     )
-    user = operator_create(actor="bench", username="bench", password="bench password 12345")
+    user = operator_create(actor="bench", username="bench", password=secrets.token_urlsafe(16))
     membership_set(actor="bench", user=user, organization=org, role="owner")
     person = person_identity_verify(
         person=person_for_phone(phone="+8613912345678"), legal_name="张三", id_number="11010519491231002X"
