@@ -12,7 +12,7 @@ import zlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 
 from consent.models import ConsentToken, StatusList
@@ -37,6 +37,7 @@ STATUS_LIST_MIN_SIZE = 131072
 STATUS_LIST_TTL = 300
 STATUS_LIST_LIFETIME = timedelta(hours=1)
 _DRAWS_PER_QUERY = 8
+_LIST_CREATE_LOCK_ID = 0x5354_4C53  # "STLS": creating a new status list
 
 
 def status_list_uri(number: int) -> str:
@@ -55,27 +56,34 @@ def lst_decode(lst: str) -> bytes:
     return zlib.decompress(base64.urlsafe_b64decode(lst + "=" * (-len(lst) % 4)))
 
 
+def _first_open_list() -> StatusList | None:
+    return (
+        StatusList.objects.select_for_update()
+        .defer("bits", "token")
+        .filter(allocated__lt=F("size"))
+        .order_by("number")
+        .first()
+    )
+
+
 def _open_list_locked() -> StatusList:
-    """The oldest list with a free slot, locked; a new list when all are full."""
-    for _attempt in range(3):
-        status_list = (
-            StatusList.objects.select_for_update()
-            .defer("bits", "token")
-            .filter(allocated__lt=F("size"))
-            .order_by("number")
-            .first()
-        )
-        if status_list is not None:
-            return status_list
-        number = (StatusList.objects.aggregate(Max("number"))["number__max"] or 0) + 1
-        try:
-            with transaction.atomic():
-                StatusList.objects.create(
-                    number=number, size=STATUS_LIST_MIN_SIZE, bits=bytes(STATUS_LIST_MIN_SIZE // 8)
-                )
-        except IntegrityError:
-            continue  # another transaction created this number first; lock that one instead
-    raise RuntimeError("could not open a status list")
+    """The oldest list with a free slot, locked; a new list when all are full.
+
+    Creating a list is serialised by a named lock held to the end of the transaction: a transaction
+    that found no list waits for the one creating it, then finds that list instead of making another.
+    """
+    status_list = _first_open_list()
+    if status_list is not None:
+        return status_list
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LIST_CREATE_LOCK_ID])
+    status_list = _first_open_list()
+    if status_list is not None:
+        return status_list
+    number = (StatusList.objects.aggregate(Max("number"))["number__max"] or 0) + 1
+    StatusList.objects.create(number=number, size=STATUS_LIST_MIN_SIZE, bits=bytes(STATUS_LIST_MIN_SIZE // 8))
+    return _first_open_list()
 
 
 def _free_index(status_list: StatusList) -> int:
