@@ -45,7 +45,7 @@ def _evidence(person: Person) -> dict:
 @transaction.atomic
 def request_open(*, person: Person, code: str) -> ConsentRequest:
     """The signed-in person opens the link; only the phone the request was sent to may open it."""
-    request = ConsentRequest.objects.select_for_update().select_related("organization").get(code=code)
+    request = ConsentRequest.objects.select_for_update(of=("self",)).select_related("organization").get(code=code)
     if request.person_phone != person.phone:
         audit.record(person, "request.open_refused", request, {"organization": request.organization_id})
         raise NotForThisPerson()
@@ -57,12 +57,10 @@ def request_open(*, person: Person, code: str) -> ConsentRequest:
 
 
 def _lock_pending_item(*, person: Person, item_id: int) -> RequestItem:
-    item = (
-        RequestItem.objects.select_for_update()
-        .select_related("request__organization")
-        .get(pk=item_id, request__person=person)
-    )
-    request = ConsentRequest.objects.select_for_update().get(pk=item.request_id)
+    # Lock order is request, then item, as in expiry and cancellation: the opposite order deadlocks.
+    request_id = RequestItem.objects.values_list("request_id", flat=True).get(pk=item_id, request__person=person)
+    request = ConsentRequest.objects.select_for_update().get(pk=request_id)
+    item = RequestItem.objects.select_for_update(of=("self",)).select_related("request__organization").get(pk=item_id)
     if item.state != RequestItem.State.PENDING:
         raise NotPending(state=item.get_state_display())
     if request.state == ConsentRequest.State.EXPIRED or request.expires_at <= timezone.now():
