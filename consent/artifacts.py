@@ -38,8 +38,8 @@ TITLES = {
 }
 
 
-def verify_url(consent_id: int) -> str:
-    return f"{settings.SITE_URL}/verify/{consent_id}"
+def verify_url(consent: Consent) -> str:
+    return f"{settings.SITE_URL}/verify/{consent.public_id}"
 
 
 def _token_jti(consent: Consent) -> str:
@@ -67,7 +67,7 @@ def receipt_build(consent: Consent, kind: str, *, grant_sha256: str = "") -> dic
         "version": RECEIPT_VERSION,
         "kind": kind,
         "jurisdiction": "CN",
-        "consentReceiptID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{verify_url(consent.pk)}#{kind}")),
+        "consentReceiptID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{verify_url(consent)}#{kind}")),
         "consent_id": consent.pk,
         "consentTimestamp": int(consent.granted_at.timestamp()),
         "collectionMethod": "web portal; real-name check; SMS one-time code bound to the terms digest",
@@ -171,9 +171,9 @@ def render_context(consent: Consent, kind: str, receipt_bytes: bytes, *, grant_s
         "token_jti": _token_jti(consent),
         "grant_sha256": grant_sha256,
         "receipt_sha256": hashlib.sha256(receipt_bytes).hexdigest(),
-        "verify_url": verify_url(consent.pk),
+        "verify_url": verify_url(consent),
         "verify_page_url": f"{settings.SITE_URL}/verify/",
-        "qr_data_uri": segno.make(verify_url(consent.pk), error="m").svg_data_uri(scale=4, border=2),
+        "qr_data_uri": segno.make(verify_url(consent), error="m").svg_data_uri(scale=4, border=2),
     }
 
 
@@ -287,8 +287,8 @@ def _public(consent: Consent) -> PublicStatus:
     )
 
 
-def consent_status_public(*, consent_id: int) -> PublicStatus | None:
-    consent = Consent.objects.select_related("organization").filter(pk=consent_id).first()
+def consent_status_public(*, public_id) -> PublicStatus | None:
+    consent = Consent.objects.select_related("organization").filter(public_id=public_id).first()
     return _public(consent) if consent else None
 
 

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -214,6 +216,8 @@ class Consent(models.Model):
         EXPIRED = "expired", _("expired")
 
     item = models.OneToOneField(RequestItem, on_delete=models.PROTECT, related_name="consent")
+    # The public check page (/verify/<public_id>, the QR target) must not be enumerable by counting ids.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="consents")
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="consents")
     guardian = models.ForeignKey(Guardian, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

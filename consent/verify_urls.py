@@ -6,5 +6,5 @@ app_name = "verify"
 
 urlpatterns = [
     path("", verify_views.upload, name="upload"),
-    path("<int:consent_id>", verify_views.status, name="status"),
+    path("<uuid:public_id>", verify_views.status, name="status"),
 ]

@@ -83,8 +83,8 @@ def _upload(request, limit: UploadLimit):
     return render(request, "verify/upload.html", {"form": form, "report": report})
 
 
-def status(request, consent_id: int):
-    consent_status = consent_status_public(consent_id=consent_id)
+def status(request, public_id):
+    consent_status = consent_status_public(public_id=public_id)
     if consent_status is None:
         raise Http404
     return render(request, "verify/status.html", {"status": consent_status})

@@ -118,6 +118,7 @@ def test_chinese_and_english_text_can_be_copied_out_of_the_record(granted):
     assert "Film dubbing trailer" in text
     assert granted.organization.uscc in flat
     assert f"#{granted.code_digest}" in flat
+    assert f"/verify/{granted.public_id}" in flat  # the QR target, not enumerable
     sample_sha = json.loads(granted.terms_json)["samples"][0]["sha256"]
     assert sample_sha in flat
     token = getattr(granted, "token", None)
@@ -361,7 +362,7 @@ def test_status_page_shows_state_organisation_modality_and_validity_only(
     client, granted, django_assert_max_num_queries
 ):
     with django_assert_max_num_queries(1):
-        response = client.get(f"/verify/{granted.pk}", HTTP_ACCEPT_LANGUAGE="en")
+        response = client.get(f"/verify/{granted.public_id}", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     body = response.content.decode()
     assert "state-active" in body and granted.organization.name in body
@@ -377,12 +378,14 @@ def test_status_page_shows_state_organisation_modality_and_validity_only(
 
 def test_status_page_says_expired_once_validity_has_passed(client, granted):
     with time_machine.travel(granted.valid_until + timedelta(days=1)):
-        body = client.get(f"/verify/{granted.pk}").content.decode()
+        body = client.get(f"/verify/{granted.public_id}").content.decode()
     assert "state-expired" in body
 
 
-def test_status_of_an_unknown_consent_is_404(client, db):
+def test_status_of_an_unknown_consent_is_404(client, granted):
     assert client.get("/verify/999999").status_code == 404
+    assert client.get(f"/verify/{granted.pk}").status_code == 404  # sequential ids lead nowhere
+    assert client.get("/verify/00000000-0000-4000-8000-000000000000").status_code == 404
 
 
 def test_a_guardians_consent_for_a_child_names_the_guardian_in_the_record(pending_request):
