@@ -115,3 +115,15 @@ def test_offline_verifier_refuses_a_tampered_token(consent, organization):
     tampered = f"{header}.{payload[:-2]}AA.{signature}"
     verifier = Verifier(BASE, audience=organization.pk, http=httpx.Client(transport=transport()))
     assert not verifier.verify(tampered, modality="face", operation="face_swap").active
+
+
+def test_verify_endpoint_stays_within_a_fixed_number_of_queries(api_key, consent, django_assert_max_num_queries):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    body = {"token": consent.token.value, "modality": "face", "operation": "face_swap"}
+    client.post("/api/v1/tokens/verify", body, format="json")  # the key's last use is now recorded
+    # key lookup, token's signing key and consent, presentation insert (plus savepoint bookkeeping)
+    with django_assert_max_num_queries(6):
+        assert client.post("/api/v1/tokens/verify", body, format="json").json()["active"] is True
