@@ -185,6 +185,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint-daily": {"task": "audit.tasks.audit_checkpoint_task", "schedule": timedelta(hours=24)},
     "audit-purge-daily": {"task": "audit.tasks.audit_purge_task", "schedule": timedelta(hours=24)},
     "consent-expire": {"task": "consent.tasks.consent_expire_task", "schedule": timedelta(minutes=5)},
+    "consent-logs-purge-daily": {"task": "consent.tasks.consent_logs_purge_task", "schedule": timedelta(hours=24)},
     "consent-sweep": {"task": "consent.tasks.consent_sweep_task", "schedule": timedelta(minutes=1)},
 }
 

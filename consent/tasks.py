@@ -35,3 +35,8 @@ def consent_sweep_task():
         "notifications": services.notifications_sweep(),
         "artifacts": services.artifacts_sweep(),
     }
+
+
+@shared_task
+def consent_logs_purge_task():
+    return services.consent_logs_purge()

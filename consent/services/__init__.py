@@ -8,4 +8,5 @@ from consent.services.keys import *  # noqa: F403
 from consent.services.notify import *  # noqa: F403
 from consent.services.presentations import *  # noqa: F403
 from consent.services.requests import *  # noqa: F403
+from consent.services.retention import *  # noqa: F403
 from consent.services.webhooks import *  # noqa: F403
