@@ -235,7 +235,7 @@ class RequestCancelApi(APIView):
     def post(self, request, request_id: int):
         organization = request.auth.organization
         consent_request = selectors.request_get_for_operator(organization=organization, request_id=request_id)
-        services.request_cancel(actor=request.auth, request_id=consent_request.pk)
+        services.request_cancel(actor=request.auth, organization=organization, request_id=consent_request.pk)
         consent_request = selectors.request_get_for_operator(organization=organization, request_id=request_id)
         return Response(RequestOutput(consent_request).data)
 

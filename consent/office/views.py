@@ -126,7 +126,9 @@ def request_detail(request, membership, pk):
 def request_resend(request, membership, pk):
     consent_request = selectors.request_get_for_operator(organization=membership.organization, request_id=pk)
     try:
-        services.request_notify_again(actor=request.user, request_id=consent_request.pk)
+        services.request_notify_again(
+            actor=request.user, organization=membership.organization, request_id=consent_request.pk
+        )
     except ConsentError as exc:
         messages.error(request, str(exc))
     else:
@@ -142,7 +144,7 @@ def request_cancel(request, membership, pk):
     if not form.is_valid():
         return _request_detail(request, membership, pk, cancel_form=form, status=400)
     try:
-        services.request_cancel(actor=request.user, request_id=consent_request.pk)
+        services.request_cancel(actor=request.user, organization=membership.organization, request_id=consent_request.pk)
     except ConsentError as exc:
         messages.error(request, str(exc))
     else:

@@ -294,9 +294,9 @@ def _notification_queue(request: ConsentRequest, *, reason: str, requested_by: s
 
 
 @transaction.atomic
-def request_notify_again(*, actor, request_id: int) -> Notification:
+def request_notify_again(*, actor, organization: Organization, request_id: int) -> Notification:
     """Resend the notification: at most every 10 minutes and 5 times per request."""
-    request = ConsentRequest.objects.select_for_update().get(pk=request_id)
+    request = ConsentRequest.objects.select_for_update().get(pk=request_id, organization=organization)
     if request.state != ConsentRequest.State.PENDING:
         raise NotPending(state=request.get_state_display())
     last = request.notifications.order_by("-created_at").first()
@@ -312,9 +312,9 @@ def request_notify_again(*, actor, request_id: int) -> Notification:
 
 
 @transaction.atomic
-def request_cancel(*, actor, request_id: int) -> ConsentRequest:
+def request_cancel(*, actor, organization: Organization, request_id: int) -> ConsentRequest:
     """Withdraw a pending request; items not yet decided become cancelled, decided ones stay as they are."""
-    request = ConsentRequest.objects.select_for_update().get(pk=request_id)
+    request = ConsentRequest.objects.select_for_update().get(pk=request_id, organization=organization)
     if request.state != ConsentRequest.State.PENDING:
         raise NotPending(state=request.get_state_display())
     request.state = ConsentRequest.State.CANCELLED

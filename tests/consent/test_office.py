@@ -231,7 +231,7 @@ def test_request_list_filters_by_state_phone_and_modality(operator_client, organ
         data=request_input(phone=OTHER_PHONE, items=request_input().items[:1]),
     )
     both = services.request_create(actor=operator, organization=organization, data=request_input())
-    services.request_cancel(actor=operator, request_id=both.pk)
+    services.request_cancel(actor=operator, organization=both.organization, request_id=both.pk)
 
     def listed(query):
         return [r.pk for r in operator_client.get(f"/office/requests/?{query}").context["page"]]
