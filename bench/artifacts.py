@@ -9,34 +9,17 @@ temporary folder. The automatic render after each grant is switched off so every
 
 import os
 import platform
-import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DJANGO_DEBUG", "1")
-os.environ["DATABASE_URL"] = "sqlite://:memory:"
+from common import RESULTS, cast, django_setup, percentile
 
-import django  # noqa: E402
+django_setup()
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 N = 50
-RESULTS = ROOT / "bench" / "results" / "artifacts.txt"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+RESULTS_FILE = RESULTS / "artifacts.txt"
 
 
 def photo(seed: int) -> bytes:
@@ -54,35 +37,10 @@ def make_consents(n: int) -> list[int]:
     import consent.services.decisions as decisions
     from consent import services
     from consent.services import ItemInput, RequestInput, SampleInput
-    from identity.models import Membership
-    from identity.services import (
-        membership_set,
-        operator_create,
-        organization_create,
-        person_for_phone,
-        person_identity_verify,
-    )
 
     decisions.artifact_queue = lambda **kwargs: None  # timed below instead
-    org = organization_create(
-        actor="bench",
-        name="示例科技 Example Tech",
-        uscc="91350100M000100Y43",
-        privacy_contact_name="Privacy Officer",
-        privacy_contact_email="privacy@example.test",
-        privacy_contact_phone="+8613800138000",
-        address="福州 Fuzhou",
-    )
-    operator = operator_create(
-        actor="bench",
-        username="bench-operator",
-        password="correct horse battery staple 42",  # noqa: S106
-    )
-    membership_set(actor="bench", user=operator, organization=org, role=Membership.Role.OPERATOR)
-    phone = "+8613912345678"
-    person = person_identity_verify(
-        person=person_for_phone(phone=phone), legal_name="张三", id_number="11010519491231002X"
-    )
+    org, operator, person = cast()
+    phone = person.phone
     ids = []
     today = timezone.localdate()
     for i in range(n):
@@ -124,9 +82,6 @@ def main() -> None:
     from consent.services.artifacts import _load
 
     load = os.getloadavg()
-    setup_test_environment()
-    connection.creation.create_test_db(verbosity=0)
-    settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="bench-media-")
     ids = make_consents(N)
     signing_material()
     artifact_render(_load(ids[0]), "grant")  # warm-up: fonts, templates
@@ -162,8 +117,8 @@ def main() -> None:
         row("record render + sign", total),
         f"{'record size':<34} p50 {percentile(sizes, 0.5) / 1024:7.1f} KiB",
     ]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
