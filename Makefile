@@ -22,7 +22,7 @@ test: deps
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 
-deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo
+deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -47,6 +47,10 @@ $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 
 locale/zh_Hans/LC_MESSAGES/django.mo: locale/zh_Hans/LC_MESSAGES/django.po $(VENV)/.installed
 	$(PY) manage.py compilemessages --ignore .venv -l zh_Hans
+
+# So that `.venv/bin/python manage.py …` works in a development checkout without exporting anything.
+.env:
+	printf '# development checkout: dev defaults and the dev outbox; never use in production\nDJANGO_DEBUG=1\n' > $@
 
 clean:
 	rm -rf $(VENV) var/static
