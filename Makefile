@@ -12,7 +12,6 @@ DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-no
 .PHONY: run test deps system-deps clean
 
 run: deps
-	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver 127.0.0.1:8000
@@ -23,6 +22,7 @@ test: deps
 	$(VENV)/bin/pytest
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
+	@mkdir -p var
 
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
