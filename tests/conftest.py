@@ -72,6 +72,13 @@ def _on_commit_runs_when_the_app_commits(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings, request):
+    """Argon2 costs ~0.1 s a hash; fixtures hash many passwords. Tests marked `argon2` keep the real setting."""
+    if "argon2" not in request.keywords:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _english_pages(settings):
     """Assertions read English; pages default to Chinese for real users (see test_i18n)."""
     from django.utils import translation

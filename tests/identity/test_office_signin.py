@@ -42,7 +42,9 @@ def test_first_sign_in_forces_totp_enrolment_and_shows_backup_codes(client, oper
     assert AuditEvent.objects.filter(action="operator.totp_enrolled", target_id=str(operator.pk)).exists()
 
 
+@pytest.mark.argon2
 def test_operator_signs_in_with_password_and_totp(client, operator):
+    assert operator.password.startswith("argon2$")  # the production hasher, not the fast test one
     device = enrol_totp(operator)
     device.last_t = -1
     device.save()
