@@ -23,9 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.canonical import canonical_json
-from consent.artifact_labels import bilingual, check_labels, when
 from consent.models import Artifact, Consent
-from consent.pdfsign import pdf_sign, signature_check
+from consent.records.labels import bilingual, check_labels, when
+from consent.records.sign import pdf_sign, signature_check
 
 logger = logging.getLogger(__name__)
 
