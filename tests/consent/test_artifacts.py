@@ -217,6 +217,28 @@ def test_foreign_operator_gets_404(other_operator_client, granted):
     assert other_operator_client.get(f"/office/consents/{granted.pk}/artifacts/grant.pdf").status_code == 404
 
 
+def test_the_download_selector_finds_only_consents_of_the_operators_organisations(granted, operator, other_operator):
+    from django.http import Http404
+
+    from consent.selectors import consent_get_for_member
+
+    assert consent_get_for_member(user=operator, consent_id=granted.pk) == granted
+    with pytest.raises(Http404):
+        consent_get_for_member(user=other_operator, consent_id=granted.pk)
+
+
+def test_an_operator_of_two_organisations_downloads_whichever_one_the_office_remembers(
+    operator_client, operator, other_organization, granted
+):
+    from identity.models import Membership
+    from identity.services import membership_set
+
+    membership_set(actor="test", user=operator, organization=other_organization, role=Membership.Role.VIEWER)
+    assert operator_client.get(f"/office/requests/?org={other_organization.pk}").status_code == 200
+    response = operator_client.get(f"/office/consents/{granted.pk}/artifacts/grant.pdf")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == pdf_of(granted)
+
+
 # ---- public verification ----------------------------------------------------------------------
 
 
