@@ -202,7 +202,7 @@ def artifact_render(consent: Consent, kind: str, *, grant_sha256: str = "") -> b
 
     receipt_bytes = canonical_json(receipt_build(consent, kind, grant_sha256=grant_sha256))
     html = render_to_string(
-        f"artifacts/{kind}.html", render_context(consent, kind, receipt_bytes, grant_sha256=grant_sha256)
+        f"records/{kind}.html", render_context(consent, kind, receipt_bytes, grant_sha256=grant_sha256)
     )
     attachment = Attachment(
         string=receipt_bytes,
