@@ -77,8 +77,8 @@ def make_consents(n: int) -> list[int]:
 def main() -> None:
     from weasyprint import HTML
 
-    from consent.artifacts import artifact_render
-    from consent.pdfsign import pdf_sign, signing_material
+    from consent.records.render import artifact_render
+    from consent.records.sign import pdf_sign, signing_material
     from consent.services.artifacts import _load
 
     load = os.getloadavg()

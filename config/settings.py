@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "identity.context_processors.home_urls",
             ],
         },
     },
@@ -117,6 +118,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "office:login"
+# Where sign-in lands when no `next` was asked for. The surfaces tell identity their home pages here,
+# so that identity never names a consent screen.
+PORTAL_HOME_URL = "/me/"
+OFFICE_HOME_URL = "/office/"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -14,9 +14,9 @@ urlpatterns = [
     path("", include("identity.portal_urls")),
     path("", include("consent.portal.urls")),
     path("api/v1/", include("consent.api.urls")),
-    path("", include("consent.token_urls")),
-    path("", include("consent.artifact_urls")),
-    path("verify/", include("consent.verify_urls")),
+    path("", include("consent.public.token_urls")),
+    path("", include("consent.public.artifact_urls")),
+    path("verify/", include("consent.public.verify_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dev/outbox/", outbox, name="dev-outbox"),  # 404 unless DEBUG
 ]

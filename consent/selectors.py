@@ -64,6 +64,14 @@ def consent_get_for_operator(*, organization: Organization, consent_id: int) -> 
     return consent
 
 
+def consent_get_for_member(*, user: User, consent_id: int) -> Consent:
+    """A consent of any organisation the operator belongs to (any role): for links that carry no `?org=`."""
+    consent = Consent.objects.filter(pk=consent_id, organization__memberships__user=user).first()
+    if consent is None:
+        raise Http404
+    return consent
+
+
 def request_get_for_person(*, person: Person, code: str) -> ConsentRequest:
     request = (
         ConsentRequest.objects.filter(code=code, person=person)

@@ -3,7 +3,6 @@
 from celery import shared_task
 
 from consent import services, webhooks
-from consent.artifact_tasks import artifact_render_task  # noqa: F401
 from consent.services.notify import notification_deliver
 from identity.gateway import GatewayUnavailable
 

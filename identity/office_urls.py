@@ -5,7 +5,6 @@ from identity import office_views
 app_name = "office"
 
 urlpatterns = [
-    path("", office_views.dashboard, name="dashboard"),
     path("login/", office_views.login_view, name="login"),
     path("otp/", office_views.otp_view, name="otp"),
     path("otp/enrol/", office_views.enrol_view, name="enrol"),

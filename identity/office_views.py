@@ -3,6 +3,7 @@
 import math
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.shortcuts import redirect, render
@@ -13,7 +14,6 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from identity import services
-from identity.decorators import office_required
 from identity.forms import OperatorLoginForm, OtpForm
 
 
@@ -21,7 +21,7 @@ def _next_url(request) -> str:
     target = request.session.get("office_next", "")
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
-    return "/office/"
+    return settings.OFFICE_HOME_URL
 
 
 def _otp_error(user, message: str) -> str:
@@ -100,9 +100,3 @@ def logout_view(request):
     logout(request)
     messages.info(request, _("You are signed out."))
     return redirect("office:login")
-
-
-@office_required
-def dashboard(request):
-    memberships = request.user.memberships.select_related("organization")
-    return render(request, "office/dashboard.html", {"memberships": memberships})

@@ -1,5 +1,6 @@
 """People's sign-in: phone → SMS code → real-name check (→ guardian for a child under 14)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.exceptions import ValidationError
@@ -14,8 +15,6 @@ from identity.errors import IdentityError
 from identity.forms import CodeForm, GuardianForm, IdentityForm, PhoneForm
 from identity.models import Person
 
-HOME = "/me/"
-
 
 def _remember_next(request):
     target = request.GET.get("next") or request.POST.get("next")
@@ -24,7 +23,7 @@ def _remember_next(request):
 
 
 def _next(request) -> str:
-    return request.session.get("portal_next") or HOME
+    return request.session.get("portal_next") or settings.PORTAL_HOME_URL
 
 
 def client_ip(request) -> str | None:

@@ -1,6 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+import consent.api.schema  # noqa: F401  (registers the OpenAPI description of API keys)
 from consent.api import views
 
 urlpatterns = [

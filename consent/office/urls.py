@@ -5,6 +5,7 @@ from consent.office import integration_views, views
 app_name = "consent_office"
 
 urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
     path("requests/", views.request_list, name="requests"),
     path("requests/new/", views.request_new, name="request-new"),
     path("requests/<int:pk>/", views.request_detail, name="request"),

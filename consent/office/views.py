@@ -5,7 +5,7 @@ import re
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -17,6 +17,7 @@ from consent.office.access import office_view, render_office
 from consent.office.forms import CancelForm, ConsentFilterForm, ItemFormSet, RequestFilterForm, RequestForm
 from consent.services import ItemInput, RequestInput, SampleInput
 from consent.templatetags.consent_labels import operation_labels
+from identity.decorators import office_required
 
 PAGE_SIZE = 50
 ITEM_FIELD = re.compile(r"^items\[(\d+)\]\.(\w+)")
@@ -30,6 +31,12 @@ def _filters(form) -> dict:
     """The valid filter values; an invalid one is ignored rather than failing the whole list."""
     form.is_valid()
     return {name: form.cleaned_data.get(name) or "" for name in form.fields}
+
+
+@office_required
+def dashboard(request):
+    memberships = request.user.memberships.select_related("organization")
+    return render(request, "office/dashboard.html", {"memberships": memberships})
 
 
 @office_view()

@@ -20,14 +20,14 @@ def artifact_queue(*, consent: Consent, kind: str) -> None:
     Robust: the decision is already committed when this runs, so a failure to queue is logged rather than
     turned into an error for the person (the task's own retries handle rendering failures).
     """
-    from consent.artifact_tasks import artifact_render_task
+    from consent.records.tasks import artifact_render_task
 
     enqueue_on_commit(artifact_render_task, consent.pk, kind)
 
 
 def artifacts_sweep(*, now=None) -> int:
     """Queue artifacts that should exist but don't (the broker was down, or the task gave up)."""
-    from consent.artifact_tasks import artifact_render_task
+    from consent.records.tasks import artifact_render_task
 
     now = now or timezone.now()
     before, since = now - timedelta(minutes=5), now - timedelta(days=7)  # a permanent failure stops being retried
@@ -64,7 +64,7 @@ def artifact_generate(*, consent_id: int, kind: str) -> Artifact:
     Rendering and signing happen outside any transaction; only the row and its audit event are written
     atomically. If another run stored the same artifact meanwhile, its row wins and our file is removed.
     """
-    from consent.artifacts import artifact_build
+    from consent.records.render import artifact_build
 
     existing = Artifact.objects.filter(consent_id=consent_id, kind=kind).first()
     if existing is not None:

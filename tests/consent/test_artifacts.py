@@ -23,13 +23,13 @@ from pyhanko_certvalidator import ValidationContext
 from audit.canonical import canonical_json
 from audit.models import AuditEvent
 from consent import services
-from consent.artifact_tasks import artifact_render_task
-from consent.artifacts import artifact_build, artifact_verify, html_to_pdfa
 from consent.models import Artifact, Consent
-from consent.pdfsign import _dev_certificates, pdf_sign, signing_material
+from consent.public.verify_views import MAX_UPLOAD_BYTES
+from consent.records.render import artifact_build, artifact_verify, html_to_pdfa
+from consent.records.sign import _dev_certificates, pdf_sign, signing_material
+from consent.records.tasks import artifact_render_task
 from consent.services.artifacts import _load
 from consent.services.decisions import _grant
-from consent.verify_views import MAX_UPLOAD_BYTES
 from identity.services import person_identity_verify
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, png_bytes, portal_sign_in
 
@@ -140,9 +140,9 @@ def test_revoking_renders_a_withdrawal_record_that_points_at_the_grant(pat, gran
 
 def test_a_retried_or_repeated_task_makes_one_record(granted, monkeypatch):
     Artifact.objects.filter(consent=granted).delete()  # as if the render after commit had failed
-    import consent.artifacts
+    import consent.records.render
 
-    real_build, calls = consent.artifacts.artifact_build, []
+    real_build, calls = consent.records.render.artifact_build, []
 
     def flaky_build(*args, **kwargs):
         calls.append(1)
@@ -150,7 +150,7 @@ def test_a_retried_or_repeated_task_makes_one_record(granted, monkeypatch):
             raise OSError("storage hiccup")
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(consent.artifacts, "artifact_build", flaky_build)
+    monkeypatch.setattr(consent.records.render, "artifact_build", flaky_build)
     events = AuditEvent.objects.filter(action="artifact.create").count()
     result = artifact_render_task.apply(args=(granted.pk, "grant"), throw=False)
     assert result.successful(), result.traceback
@@ -164,14 +164,14 @@ def test_a_retried_or_repeated_task_makes_one_record(granted, monkeypatch):
 def test_a_run_that_loses_the_race_keeps_the_winner_and_deletes_its_own_file(granted, monkeypatch):
     winner = Artifact.objects.get(consent=granted)
     Artifact.objects.filter(pk=winner.pk).delete()
-    import consent.artifacts
+    import consent.records.render
     import consent.services.artifacts as service
 
     def build_while_another_run_commits(*args, **kwargs):
         Artifact.objects.create(consent=granted, kind="grant", file=winner.file.name, sha256="0" * 64, size=1)
         return b"%PDF-1.7 loser"
 
-    monkeypatch.setattr(consent.artifacts, "artifact_build", build_while_another_run_commits)
+    monkeypatch.setattr(consent.records.render, "artifact_build", build_while_another_run_commits)
     result = service.artifact_generate(consent_id=granted.pk, kind="grant")
     assert result.sha256 == "0" * 64
     assert Artifact.objects.filter(consent=granted).count() == 1
@@ -215,6 +215,28 @@ def test_operator_of_the_organisation_downloads_the_record(operator_client, gran
 
 def test_foreign_operator_gets_404(other_operator_client, granted):
     assert other_operator_client.get(f"/office/consents/{granted.pk}/artifacts/grant.pdf").status_code == 404
+
+
+def test_the_download_selector_finds_only_consents_of_the_operators_organisations(granted, operator, other_operator):
+    from django.http import Http404
+
+    from consent.selectors import consent_get_for_member
+
+    assert consent_get_for_member(user=operator, consent_id=granted.pk) == granted
+    with pytest.raises(Http404):
+        consent_get_for_member(user=other_operator, consent_id=granted.pk)
+
+
+def test_an_operator_of_two_organisations_downloads_whichever_one_the_office_remembers(
+    operator_client, operator, other_organization, granted
+):
+    from identity.models import Membership
+    from identity.services import membership_set
+
+    membership_set(actor="test", user=operator, organization=other_organization, role=Membership.Role.VIEWER)
+    assert operator_client.get(f"/office/requests/?org={other_organization.pk}").status_code == 200
+    response = operator_client.get(f"/office/consents/{granted.pk}/artifacts/grant.pdf")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == pdf_of(granted)
 
 
 # ---- public verification ----------------------------------------------------------------------
@@ -439,7 +461,7 @@ def local_tsa_material():
 def test_with_a_timestamp_authority_configured_the_signature_is_pades_b_t(settings, monkeypatch):
     from pyhanko.sign.timestamps import DummyTimeStamper
 
-    import consent.pdfsign
+    import consent.records.sign
 
     tsa_cert, tsa_key = local_tsa_material()
     urls = []
@@ -448,7 +470,7 @@ def test_with_a_timestamp_authority_configured_the_signature_is_pades_b_t(settin
         urls.append(url)
         return DummyTimeStamper(tsa_cert=tsa_cert, tsa_key=tsa_key)
 
-    monkeypatch.setattr(consent.pdfsign.timestamps, "HTTPTimeStamper", local_tsa)
+    monkeypatch.setattr(consent.records.sign.timestamps, "HTTPTimeStamper", local_tsa)
     settings.ARTIFACT_TSA_URL = "http://tsa.example.test/"
     signed = pdf_sign(html_to_pdfa("<p>同意</p>"), reason="test")
     (signature,) = PdfFileReader(io.BytesIO(signed)).embedded_signatures

@@ -23,7 +23,7 @@ from identity.crypto import decrypt
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, png_bytes, request_input, wav_bytes
 
 # The endpoints are tested on their own URL module (config/urls.py includes it at "").
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("consent.token_urls")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("consent.public.token_urls")]
 
 FACE_SHA256 = hashlib.sha256(png_bytes()).hexdigest()
 VOICE_SHA256 = hashlib.sha256(wav_bytes()).hexdigest()
@@ -35,7 +35,7 @@ VOICE_SHA256 = hashlib.sha256(wav_bytes()).hexdigest()
 @pytest.fixture(autouse=True)
 def _no_pdf_rendering(monkeypatch):
     """Grants queue a PDF rendering (seconds each) that has nothing to do with tokens."""
-    from consent.artifact_tasks import artifact_render_task
+    from consent.records.tasks import artifact_render_task
 
     monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
 

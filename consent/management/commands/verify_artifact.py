@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from consent.artifacts import artifact_verify
+from consent.records.render import artifact_verify
 
 
 class Command(BaseCommand):

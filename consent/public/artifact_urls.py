@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent import artifact_views
+from consent.public import artifact_views
 
 app_name = "artifacts"
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent import verify_views
+from consent.public import verify_views
 
 app_name = "verify"
 

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from consent.artifacts import artifact_verify, consent_status_public
+from consent.records.render import artifact_verify, consent_status_public
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
@@ -80,11 +80,11 @@ def _upload(request, limit: UploadLimit):
             report = artifact_verify(form.cleaned_data["file"].read())
     else:
         form = VerifyForm()
-    return render(request, "verify/upload.html", {"form": form, "report": report})
+    return render(request, "public/verify.html", {"form": form, "report": report})
 
 
 def status(request, public_id):
     consent_status = consent_status_public(public_id=public_id)
     if consent_status is None:
         raise Http404
-    return render(request, "verify/status.html", {"status": consent_status})
+    return render(request, "public/verify_status.html", {"status": consent_status})

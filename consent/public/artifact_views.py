@@ -5,7 +5,6 @@ from django.views.decorators.cache import never_cache
 
 from consent import selectors
 from consent.models import Artifact, Consent
-from consent.office.access import office_membership
 from identity.decorators import identity_required, office_required
 
 
@@ -28,7 +27,5 @@ def person_artifact(request, consent_id: int, kind: str):
 @never_cache
 @office_required
 def operator_artifact(request, consent_id: int, kind: str):
-    # The organisation the office is working in (?org= or the remembered one), as on every office page.
-    membership = office_membership(request)
-    consent = selectors.consent_get_for_operator(organization=membership.organization, consent_id=consent_id)
+    consent = selectors.consent_get_for_member(user=request.user, consent_id=consent_id)
     return _artifact_response(consent, kind)

@@ -7,6 +7,7 @@ from consent.services.artifacts import artifact_generate
 
 
 @shared_task(
+    name="consent.artifact_tasks.artifact_render_task",  # its name before the move: queued messages still find it
     autoretry_for=(Exception,),
     dont_autoretry_for=(ValueError, Consent.DoesNotExist),
     retry_backoff=30,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from consent import token_views
+from consent.public import token_views
 
 urlpatterns = [
     path(".well-known/jwks.json", token_views.jwks_view),

@@ -23,9 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit.canonical import canonical_json
-from consent.artifact_labels import bilingual, check_labels, when
 from consent.models import Artifact, Consent
-from consent.pdfsign import pdf_sign, signature_check
+from consent.records.labels import bilingual, check_labels, when
+from consent.records.sign import pdf_sign, signature_check
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def artifact_render(consent: Consent, kind: str, *, grant_sha256: str = "") -> b
 
     receipt_bytes = canonical_json(receipt_build(consent, kind, grant_sha256=grant_sha256))
     html = render_to_string(
-        f"artifacts/{kind}.html", render_context(consent, kind, receipt_bytes, grant_sha256=grant_sha256)
+        f"records/{kind}.html", render_context(consent, kind, receipt_bytes, grant_sha256=grant_sha256)
     )
     attachment = Attachment(
         string=receipt_bytes,
