@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consent import services, statuslist
+from consent.errors import NotForThisPerson
 from consent.models import (
     ApiKey,
     Block,
@@ -89,6 +90,16 @@ def bit(consent: Consent) -> int:
 
 
 # ---- services acting for a person ---------------------------------------------------------------
+
+
+def test_opening_refuses_a_request_sent_to_another_phone(pat, organization, operator):
+    pats_own = services.request_create(actor=operator, organization=organization, data=request_input())
+    fresh = services.request_create(actor=operator, organization=organization, data=request_input(phone=QUINN_PHONE))
+    with pytest.raises(NotForThisPerson):
+        services.request_open(person=pat, code=fresh.code)
+    fresh.refresh_from_db()
+    assert fresh.person_id is None
+    assert services.request_open(person=pat, code=pats_own.code).person_id == pat.pk
 
 
 def test_grant_refuses_another_persons_item_as_if_it_did_not_exist(pat, quinns_request):
@@ -227,6 +238,14 @@ def test_status_bit_is_set_inside_the_revoke_transaction_before_commit(pat, pats
     with transaction.atomic():  # the caller's transaction: nothing after commit has run yet
         services.consent_revoke(person=pat, consent_id=pats_consent.pk)
         assert bit(pats_consent) == 1
+
+
+def test_status_bit_is_set_inside_the_expiry_transaction(pats_consent):
+    with transaction.atomic():
+        assert services.consents_expire(now=pats_consent.valid_until + timedelta(seconds=1))[0] == 1
+        assert bit(pats_consent) == 1
+    pats_consent.refresh_from_db()
+    assert pats_consent.state == Consent.State.EXPIRED
 
 
 def test_a_revocation_that_fails_after_the_flip_leaves_the_bit_unset(pat, pats_consent, monkeypatch):
