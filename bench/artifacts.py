@@ -70,7 +70,7 @@ def make_consents(n: int) -> list[int]:
             ),
         )
         services.request_open(person=person, code=request.code)
-        ids.append(decisions._grant(person=person, item_id=request.items.get().pk).pk)
+        ids.append(decisions.consent_grant(actor=person, item_id=request.items.get().pk).pk)
     return ids
 
 

@@ -33,14 +33,14 @@ def main():
     import consent.services.decisions as decisions
     from consent import services
     from consent.models import ApiKey
-    from consent.services.decisions import _grant
+    from consent.services import consent_grant
     from tests.consent.conftest import request_input
 
     decisions.artifact_queue = lambda **kwargs: None  # PDFs are measured in bench/artifacts.py
     org, user, person = cast()
     request = services.request_create(actor=user, organization=org, data=request_input())
     services.request_open(person=person, code=request.code)
-    consent = _grant(person=person, item_id=request.items.get(position=1).pk)
+    consent = consent_grant(actor=person, item_id=request.items.get(position=1).pk)
     _, key = services.api_key_create(actor="bench", organization=org, name="b", scopes=list(ApiKey.Scope.values))
 
     from django.test import Client

@@ -51,7 +51,11 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class HasScope(BasePermission):
-    """The view's `required_scopes`: the key needs at least one of them."""
+    """The view's `required_scopes`: the key needs at least one of them.
+
+    A view that names no scope is refused to every key: forgetting `required_scopes` must close an
+    endpoint, not open it to any key of any scope. Public views opt out with `permission_classes = []`.
+    """
 
     message = _("This API key lacks the scope this operation needs.")
 
@@ -60,7 +64,10 @@ class HasScope(BasePermission):
         if not isinstance(key, ApiKey):
             return False
         needed = getattr(view, "required_scopes", ())
-        allowed = not needed or any(scope in key.scopes for scope in needed)
+        if not needed:
+            self.message = _("This operation is not available to API keys.")
+            return False
+        allowed = any(scope in key.scopes for scope in needed)
         if not allowed:
             self.message = _("This API key lacks the scope %(scopes)s.") % {"scopes": " or ".join(needed)}
         return allowed

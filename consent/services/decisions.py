@@ -15,6 +15,7 @@ from identity import services as identity_services
 from identity.models import Organization, Person
 
 __all__ = [
+    "consent_grant",
     "consent_revoke",
     "consents_expire",
     "item_deny",
@@ -89,13 +90,19 @@ def item_grant(*, person: Person, item_id: int, code: str) -> Consent:
     """Grant one item with the code bound to its terms. Creates a separately revocable Consent."""
     item = RequestItem.objects.get(pk=item_id, request__person=person)
     identity_services.sms_code_verify(person=person, code=code, bound_to=_grant_binding(item))
-    return _grant(person=person, item_id=item_id)
+    return consent_grant(actor=person, item_id=item_id)
 
 
 @transaction.atomic
-def _grant(*, person: Person, item_id: int) -> Consent:
-    item = _lock_pending_item(person=person, item_id=item_id)
-    person = Person.objects.select_related("verification", "guardian").get(pk=person.pk)
+def consent_grant(*, actor: Person, item_id: int) -> Consent:
+    """Record the grant of one pending item of `actor`'s request: Consent, token, audit, record, webhook.
+
+    It checks no SMS code: the person's signature is `item_grant`, which verifies the code bound to the
+    item's terms and then calls this. Call it directly only where that signature was given otherwise
+    (demo data, tests). An item of another person raises RequestItem.DoesNotExist, like a missing one.
+    """
+    item = _lock_pending_item(person=actor, item_id=item_id)
+    person = Person.objects.select_related("verification", "guardian").get(pk=actor.pk)
     now = timezone.now()
     valid_until = timezone.make_aware(datetime.combine(item.valid_until, time.max.replace(microsecond=0)))
     consent = Consent.objects.create(

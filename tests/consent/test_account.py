@@ -9,7 +9,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from consent.models import Consent, RequestItem, Sample
-from consent.services.decisions import _grant
+from consent.services import consent_grant
 from identity.models import Person
 from tests.consent.conftest import PERSON_ID, PERSON_NAME
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def granted(person_client, pending_request):
     person_client.get(f"/r/{pending_request.code}/")
-    consent = _grant(person=person_client.person, item_id=pending_request.items.get(position=1).pk)
+    consent = consent_grant(actor=person_client.person, item_id=pending_request.items.get(position=1).pk)
     return person_client, consent
 
 

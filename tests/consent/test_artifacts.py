@@ -28,8 +28,8 @@ from consent.public.verify_views import MAX_UPLOAD_BYTES
 from consent.records.render import artifact_build, artifact_verify, html_to_pdfa
 from consent.records.sign import _dev_certificates, pdf_sign, signing_material
 from consent.records.tasks import artifact_render_task
+from consent.services import consent_grant
 from consent.services.artifacts import _load
-from consent.services.decisions import _grant
 from identity.services import person_identity_verify
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, png_bytes, portal_sign_in
 
@@ -61,7 +61,7 @@ def granted(pat, pending_request) -> Consent:
     """Pat grants the face item; the record is rendered and signed when the grant commits."""
     services.request_open(person=pat.person, code=pending_request.code)
     face = pending_request.items.get(position=1)
-    return _grant(person=pat.person, item_id=face.pk)
+    return consent_grant(actor=pat.person, item_id=face.pk)
 
 
 def pdf_of(consent: Consent, kind: str = "grant") -> bytes:
@@ -420,7 +420,7 @@ def test_a_guardians_consent_for_a_child_names_the_guardian_in_the_record(pendin
     )
     guardian = guardian_verify(child=child, legal_name=PERSON_NAME, id_number=PERSON_ID, relationship="parent")
     services.request_open(person=child, code=pending_request.code)
-    consent = _grant(person=child, item_id=pending_request.items.get(position=1).pk)
+    consent = consent_grant(actor=child, item_id=pending_request.items.get(position=1).pk)
     assert consent.guardian_id == guardian.pk
     text = re.sub(r"\s+", "", pypdf.PdfReader(io.BytesIO(pdf_of(consent))).pages[0].extract_text())
     assert "监护人" in text and guardian.legal_name_masked in text and guardian.id_number_masked in text

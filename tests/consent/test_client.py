@@ -11,7 +11,7 @@ from likeness_consent_client import ApiError, ConsentClient, Verifier
 
 from consent import services
 from consent.models import ApiKey
-from consent.services.decisions import _grant
+from consent.services import consent_grant
 from identity.services import person_for_phone, person_identity_verify
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, request_input
 
@@ -49,7 +49,7 @@ def consent(pending_request):
         person=person_for_phone(phone=PERSON_PHONE), legal_name=PERSON_NAME, id_number=PERSON_ID
     )
     services.request_open(person=person, code=pending_request.code)
-    return _grant(person=person, item_id=pending_request.items.get(position=1).pk)
+    return consent_grant(actor=person, item_id=pending_request.items.get(position=1).pk)
 
 
 def test_client_creates_reads_and_cancels_requests(api_key):

@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from consent import services
 from consent.errors import ConsentNotActive, CoolingDown, NotPending, PersonBlockedOrganization, RequestExpired
 from consent.models import Consent, ConsentRequest, RequestItem, WebhookEvent
-from consent.services.decisions import _grant
+from consent.services import consent_grant
 from identity.errors import CodeRejected
 from identity.services import person_for_phone, person_identity_verify
 from tests.consent.conftest import (
@@ -82,7 +82,7 @@ def test_a_sign_in_code_cannot_grant(pending_request):
 
 def test_each_item_is_decided_on_its_own(pending_request):
     person, face, voice = opened(pending_request)
-    consent = _grant(person=person, item_id=face.pk)
+    consent = consent_grant(actor=person, item_id=face.pk)
     voice.refresh_from_db()
     assert voice.state == RequestItem.State.PENDING
     assert consent.item_id == face.pk and consent.modality == "face"
@@ -100,11 +100,11 @@ def test_deny_needs_no_code_and_is_recorded(pending_request):
 
 def test_a_decided_item_cannot_be_decided_again(pending_request):
     person, face, _voice = opened(pending_request)
-    _grant(person=person, item_id=face.pk)
+    consent_grant(actor=person, item_id=face.pk)
     with pytest.raises(NotPending):
         services.item_deny(person=person, item_id=face.pk)
     with pytest.raises(NotPending):
-        _grant(person=person, item_id=face.pk)
+        consent_grant(actor=person, item_id=face.pk)
     assert Consent.objects.count() == 1
 
 
@@ -124,7 +124,7 @@ def test_an_expired_request_cannot_be_decided(pending_request):
     person, face, voice = opened(pending_request)
     with time_machine.travel(pending_request.expires_at + timedelta(seconds=1)):
         with pytest.raises(RequestExpired):
-            _grant(person=person, item_id=face.pk)
+            consent_grant(actor=person, item_id=face.pk)
         with pytest.raises(RequestExpired):
             services.item_deny(person=person, item_id=voice.pk)
     assert Consent.objects.count() == 0
@@ -160,7 +160,7 @@ def test_a_blocked_organisation_cannot_send_requests(person_client, pending_requ
 
 def test_revoke_needs_confirmation_and_is_effective_at_once(person_client, pending_request):
     person, face, _voice = opened(pending_request, person=person_client.person)
-    consent = _grant(person=person, item_id=face.pk)
+    consent = consent_grant(actor=person, item_id=face.pk)
     response = person_client.post(f"/me/consents/{consent.pk}/revoke/", {})
     assert "Tick the box" in response.content.decode()
     consent.refresh_from_db()
@@ -175,7 +175,7 @@ def test_revoke_needs_confirmation_and_is_effective_at_once(person_client, pendi
 
 def test_another_person_cannot_see_or_revoke_my_consent(pending_request, client_factory):
     person, face, _voice = opened(pending_request)
-    consent = _grant(person=person, item_id=face.pk)
+    consent = consent_grant(actor=person, item_id=face.pk)
     stranger = client_factory()
     portal_sign_in(stranger, phone="+8613700000000")
     stranger.post("/identity/", {"legal_name": "王五", "id_number": "440524198001010013"})
@@ -187,7 +187,7 @@ def test_another_person_cannot_see_or_revoke_my_consent(pending_request, client_
 
 def test_expiry_moves_old_consents_and_stale_requests_and_is_idempotent(pending_request, organization, operator):
     person, face, _voice = opened(pending_request)
-    consent = _grant(person=person, item_id=face.pk)
+    consent = consent_grant(actor=person, item_id=face.pk)
     other = services.request_create(
         actor=operator, organization=organization, data=request_input(phone="+8613700000001")
     )
@@ -230,7 +230,7 @@ def test_double_submit_of_a_grant_gives_one_consent(transactional_db, organizati
 
     def grant():
         try:
-            _grant(person=person, item_id=face.pk)
+            consent_grant(actor=person, item_id=face.pk)
             outcomes.append("granted")
         except NotPending:
             outcomes.append("not_pending")

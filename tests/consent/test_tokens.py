@@ -17,7 +17,7 @@ from jwt import PyJWK
 from audit.models import AuditEvent
 from consent import services, statuslist, tokens
 from consent.models import Consent, ConsentToken, SigningKey, StatusList
-from consent.services.decisions import _grant
+from consent.services import consent_grant
 from identity import services as identity_services
 from identity.crypto import decrypt
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, png_bytes, request_input, wav_bytes
@@ -48,7 +48,7 @@ def person(db):
 
 def grant(person, request, position=1) -> Consent:
     services.request_open(person=person, code=request.code)
-    return _grant(person=person, item_id=request.items.get(position=position).pk)
+    return consent_grant(actor=person, item_id=request.items.get(position=position).pk)
 
 
 @pytest.fixture

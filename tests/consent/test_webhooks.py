@@ -25,6 +25,7 @@ from consent import webhooks
 from consent.errors import InvalidRequest
 from consent.models import Consent, ConsentToken, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from consent.services import (
+    consent_grant,
     consent_revoke,
     item_deny,
     request_open,
@@ -32,7 +33,6 @@ from consent.services import (
     webhook_endpoint_set,
     webhook_event_resend,
 )
-from consent.services.decisions import _grant
 from consent.tasks import webhook_deliver_task
 from identity.crypto import decrypt
 from identity.services import person_for_phone, person_identity_verify
@@ -137,7 +137,7 @@ def clock():
 
 
 def grant(person, request, position: int = 1) -> Consent:
-    return _grant(person=person, item_id=request.items.get(position=position).pk)
+    return consent_grant(actor=person, item_id=request.items.get(position=position).pk)
 
 
 def event_of(type: str) -> WebhookEvent:

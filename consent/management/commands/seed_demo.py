@@ -13,8 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from consent import services as consent_services
 from consent.demo_media import demo_png, demo_wav
 from consent.models import ApiKey, Consent, ConsentRequest
-from consent.services import ItemInput, RequestInput, SampleInput
-from consent.services.decisions import _grant as grant_without_code
+from consent.services import ItemInput, RequestInput, SampleInput, consent_grant
 from identity import services as identity_services
 from identity.models import Membership, Organization, User
 
@@ -121,7 +120,7 @@ class Command(BaseCommand):
         )
         consent_services.request_open(person=person, code=request.code)
         # Demo data only: the grant transaction without the SMS round trip a real person makes.
-        return grant_without_code(person=person, item_id=request.items.get(position=1).pk)
+        return consent_grant(actor=person, item_id=request.items.get(position=1).pk)
 
     def _text(self, c: dict) -> str:
         return (
