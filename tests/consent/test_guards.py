@@ -41,7 +41,7 @@ QUINN_ID = "110101199003070011"  # GB 11643, check character included
 @pytest.fixture(autouse=True)
 def _no_pdf_rendering(monkeypatch):
     """Grants and revocations queue a PDF rendering (seconds each) that has nothing to do with ownership."""
-    from consent.artifact_tasks import artifact_render_task
+    from consent.records.tasks import artifact_render_task
 
     monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
 

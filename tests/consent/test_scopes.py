@@ -33,7 +33,7 @@ PUBLIC = {"api-schema", "api-docs"}
 
 @pytest.fixture(autouse=True)
 def _no_pdf_rendering(monkeypatch):
-    from consent.artifact_tasks import artifact_render_task
+    from consent.records.tasks import artifact_render_task
 
     monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
 
