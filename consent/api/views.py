@@ -6,15 +6,17 @@ import hashlib
 import json
 import re
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.canonical import canonical_json
 from consent import selectors, services, tokens
 from consent.api.errors import error_response
+from consent.api.parsers import json_loads_limited
 from consent.models import ApiKey, EndUserVerification, Modality, Operation, Presentation
 from consent.services import ItemInput, RequestInput, SampleInput
 
@@ -153,9 +155,9 @@ class RequestCreateApi(APIView):
     def _raw(self, request) -> tuple[dict, dict]:
         if request.content_type.startswith("multipart/"):
             try:
-                raw = json.loads(request.data.get("payload", ""))
-            except json.JSONDecodeError as exc:
-                raise ValidationError({"payload": [f"Not valid JSON: {exc}"]}) from exc
+                raw = json_loads_limited(request.data.get("payload", ""))
+            except ParseError as exc:
+                raise ValidationError({"payload": [f"Not valid JSON: {exc.detail}"]}) from exc
             files = {}
             for name in request.FILES:
                 match = FILE_FIELD.match(name)
@@ -266,7 +268,9 @@ class ConsentDetailApi(APIView):
     @extend_schema(operation_id="consent_read", responses={200: ConsentOutput, **ERRORS})
     def get(self, request, consent_id: int):
         consent = selectors.consent_get_for_operator(organization=request.auth.organization, consent_id=consent_id)
-        return Response(self.ConsentOutput(consent).data)
+        response = Response(self.ConsentOutput(consent).data)
+        add_never_cache_headers(response)  # carries a live bearer token: no proxy or client cache may keep it
+        return response
 
 
 class TokenVerifyApi(APIView):
