@@ -6,4 +6,10 @@ class ConsentConfig(AppConfig):
     verbose_name = "Consent"
 
     def ready(self):
+        from django.conf import settings
+        from PIL import Image
+
         from consent.api import schema  # noqa: F401  (registers the OpenAPI description of API keys)
+
+        # Anything that decodes an image in this process (samples are checked on upload) refuses a bomb.
+        Image.MAX_IMAGE_PIXELS = settings.SAMPLE_MAX_PIXELS

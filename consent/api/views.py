@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 
+from django.conf import settings
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -17,6 +18,7 @@ from audit.canonical import canonical_json
 from consent import selectors, services, tokens
 from consent.api.errors import error_response
 from consent.api.parsers import json_loads_limited
+from consent.errors import SampleTooLarge
 from consent.models import ApiKey, EndUserVerification, Modality, Operation, Presentation
 from consent.services import ItemInput, RequestInput, SampleInput
 
@@ -36,6 +38,18 @@ ERRORS = {
     429: OpenApiResponse(ERROR, description="rate limited (`rate_limited`); see Retry-After"),
 }
 FILE_FIELD = re.compile(r"^items\[(\d+)\]\.samples$")
+
+
+def _refuse_oversized(samples: list[tuple[str, str, int]]) -> None:
+    """Refuse (413) before reading or decoding any sample larger than SAMPLE_MAX_BYTES."""
+    limit = settings.SAMPLE_MAX_BYTES
+    fields = {
+        field: [f"{name}: {size} bytes; at most {limit} bytes are accepted."]
+        for field, name, size in samples
+        if size > limit
+    }
+    if fields:
+        raise SampleTooLarge(limit=limit, fields=fields)
 
 
 class SampleOutput(serializers.Serializer):
@@ -179,12 +193,21 @@ class RequestCreateApi(APIView):
             if not item.is_valid():
                 errors[f"items[{index}]"] = item.errors
                 continue
-            samples = [SampleInput(f.name, f.read()) for f in files.get(index, [])]
+            uploads = files.get(index, [])
+            if len(uploads) + len(item.validated_data["samples"]) > settings.SAMPLES_MAX_PER_ITEM:
+                errors[f"items[{index}].samples"] = [f"At most {settings.SAMPLES_MAX_PER_ITEM} samples per item."]
+                continue
+            _refuse_oversized([(f"items[{index}].samples[{j}]", f.name, f.size) for j, f in enumerate(uploads)])
+            samples = [SampleInput(f.name, f.read()) for f in uploads]
             for j, sample in enumerate(item.validated_data["samples"]):
                 parsed = self.RequestSampleInput(data=sample)
                 if not parsed.is_valid():
                     errors[f"items[{index}].samples[{j}]"] = parsed.errors
                     continue
+                encoded = parsed.validated_data["content_base64"]
+                _refuse_oversized(
+                    [(f"items[{index}].samples[{j}]", parsed.validated_data["name"], len(encoded) * 3 // 4)]
+                )
                 try:
                     content = base64.b64decode(parsed.validated_data["content_base64"], validate=True)
                 except (binascii.Error, ValueError):
