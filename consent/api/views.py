@@ -139,6 +139,9 @@ class RequestCreateApi(APIView):
             201: RequestOutput,
             422: OpenApiResponse(ERROR, description="the Idempotency-Key was used with another body"),
             409: OpenApiResponse(ERROR, description="`person_blocked_organization` or `cooling_down`"),
+            413: OpenApiResponse(
+                ERROR, description="`sample_too_large` (one sample) or `request_too_large` (the body)"
+            ),
             **ERRORS,
         },
     )
