@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -257,7 +258,24 @@ if not DEBUG and REALNAME_BACKEND.endswith("ChecksumOnlyVerifier"):
 CONSENT_MAX_VALIDITY_DAYS = env.int("CONSENT_MAX_VALIDITY_DAYS", default=365)
 CONSENT_DENIAL_COOLDOWN_DAYS = env.int("CONSENT_DENIAL_COOLDOWN_DAYS", default=30)
 SAMPLE_MAX_BYTES = env.int("SAMPLE_MAX_BYTES", default=5 * 1024 * 1024)
+# Width × height an image sample may have, read from its header before any pixel is decoded.
+SAMPLE_MAX_PIXELS = env.int("SAMPLE_MAX_PIXELS", default=40_000_000)
+SAMPLES_MAX_PER_ITEM = env.int("SAMPLES_MAX_PER_ITEM", default=5)
+REQUEST_MAX_ITEMS = env.int("REQUEST_MAX_ITEMS", default=10)
+# One request carries about four full-size samples (base64 in JSON adds a third) plus the fields;
+# the reverse proxy should refuse the same size (nginx client_max_body_size), see README.
+REQUEST_BODY_MAX_BYTES = env.int(
+    "REQUEST_BODY_MAX_BYTES", default=max(4 * SAMPLE_MAX_BYTES * 4 // 3, 10 * 1024 * 1024) + 1024 * 1024
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = SAMPLE_MAX_BYTES * 3
+DATA_UPLOAD_MAX_NUMBER_FILES = REQUEST_MAX_ITEMS * SAMPLES_MAX_PER_ITEM
+# Uploads go to temporary files past 1 MB; the first handler stops storing a file past SAMPLE_MAX_BYTES.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "consent.uploads.UploadSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # Messages: SMS through an HTTP gateway in production, into the dev outbox in development.
 SMS_BACKEND = env.str("SMS_BACKEND", default="identity.sms.OutboxSmsBackend")
@@ -294,7 +312,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "consent.api.parsers.LimitedJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "consent.api.errors.exception_handler",

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from config import views
 from identity.admin_site import admin_site
@@ -19,4 +19,11 @@ urlpatterns = [
     path("verify/", include("consent.public.verify_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dev/outbox/", outbox, name="dev-outbox"),  # 404 unless DEBUG
+    # Unknown API paths answer the API's JSON 404 even with DEBUG on (handler404 applies only without it).
+    re_path(r"^api/", views.api_not_found),
 ]
+
+handler400 = "config.views.bad_request"
+handler403 = "config.views.permission_denied"
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"

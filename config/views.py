@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
@@ -53,3 +54,43 @@ def readyz(request):
 
 def home(request):
     return render(request, "home.html", {"debug": settings.DEBUG})
+
+
+# ---- error pages: the API answers its JSON error shape, everything else the usual HTML pages -----
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_error(code: str, message: str, status: int) -> JsonResponse:
+    """The API's error shape for answers that never reach DRF (no route, middleware, crashes)."""
+    return JsonResponse({"code": code, "message": message, "fields": {}}, status=status)
+
+
+def api_not_found(request, *args, **kwargs):
+    return api_error("not_found", "Not found.", 404)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return api_error("bad_request", "The request could not be read.", 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return api_error("forbidden", "You do not have permission to do this.", 403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception=None):
+    if _is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return api_error("server_error", "Something went wrong on our side; the request can be retried.", 500)
+    return defaults.server_error(request)

@@ -23,6 +23,12 @@ class InvalidRequest(ConsentError):
     code = "invalid"
 
 
+class SampleTooLarge(ConsentError):
+    code = "sample_too_large"
+    status = 413
+    message = _("A sample is larger than %(limit)s bytes; nothing was stored.")
+
+
 class PersonBlockedOrganization(ConsentError):
     code = "person_blocked_organization"
     status = 409

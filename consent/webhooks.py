@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 import audit
 from consent.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from consent.netguard import AddressRefused, PinnedTransport, resolve_public
 from identity.crypto import DecryptionError, decrypt
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,12 @@ RETRY_WINDOW = timedelta(hours=24)
 SWEEP_BATCH = 1000
 ERROR_CHARS = 300
 USER_AGENT = "likeness-consent-webhooks/1"
+# What a delivery log may say besides "HTTP <status>": fixed words, translated where they are shown.
+ERROR_UNREACHABLE = "unreachable"
+ERROR_TIMEOUT = "timed out"
+ERROR_NOT_PUBLIC = "address not allowed"
+ERROR_UNRESOLVABLE = "host not found"
+ERROR_SECRET = "secret unavailable"  # noqa: S105 (a log word, not a secret)
 
 
 def _timeout() -> float:
@@ -128,7 +136,8 @@ def _send(event: WebhookEvent, url: str, secret_enc: str) -> tuple[int | None, s
     try:
         secret = decrypt(secret_enc, context=SECRET_CONTEXT)
     except DecryptionError as exc:
-        return None, f"secret cannot be decrypted: {exc}"[:ERROR_CHARS], 0
+        logger.error("webhook %s: the endpoint secret cannot be decrypted: %s", event.event_id, exc)
+        return None, ERROR_SECRET, 0
     body = body_bytes(event.payload)
     timestamp = str(int(timezone.now().timestamp()))
     headers = {
@@ -139,17 +148,26 @@ def _send(event: WebhookEvent, url: str, secret_enc: str) -> tuple[int | None, s
         "webhook-signature": signature(secret, event.event_id, timestamp, body),
     }
     status_code, error = None, ""
+    parts = urlsplit(url)
     try:
+        # Checked again at every attempt: the name may point elsewhere since the URL was saved.
+        address = resolve_public(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))[0]
+        transport = PinnedTransport(address)
         # Redirects are not followed: a 3xx counts as a failure, so a signed event never lands elsewhere.
-        with httpx.Client(timeout=_timeout(), follow_redirects=False) as client:
+        with httpx.Client(transport=transport, timeout=_timeout(), follow_redirects=False) as client:
             response = client.post(url, content=body, headers=headers)
         status_code = response.status_code
         if not response.is_success:
             error = f"HTTP {status_code}"
+    except AddressRefused as exc:
+        error = ERROR_NOT_PUBLIC if exc.reason == "not_public" else ERROR_UNRESOLVABLE
     except httpx.TimeoutException:
-        error = f"timeout after {_timeout():g} s"
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        error = ERROR_TIMEOUT
+    except (httpx.HTTPError, OSError, ValueError) as exc:
+        # The log the customer sees says "unreachable"; the exception text (addresses, TLS details of
+        # the platform's network) stays in the platform's own log.
+        logger.info("webhook %s to %s: %s: %s", event.event_id, url, type(exc).__name__, exc)
+        error = ERROR_UNREACHABLE
     duration_ms = int((time.monotonic() - started) * 1000)
     return status_code, error[:ERROR_CHARS], duration_ms
 

@@ -263,3 +263,36 @@ def client_factory():
     from django.test import Client
 
     return Client
+
+
+# Names tests use for webhook receivers. Tests never ask real DNS: a name outside this table (and not an
+# address literal or localhost, which resolve offline) is "not found".
+FAKE_DNS = {
+    "hooks.example.com": ["93.184.215.14"],
+    "internal.example.com": ["10.0.0.5"],
+}
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch):
+    """The DNS edge of webhook delivery (consent.netguard._resolve): a table tests may extend."""
+    import ipaddress
+    import socket
+
+    from consent import netguard
+
+    table = dict(FAKE_DNS)
+    real = netguard._resolve
+
+    def resolve(host, port):
+        if host in table:
+            return list(table[host])
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if host != "localhost" and not host.endswith(".localhost"):
+                raise socket.gaierror(socket.EAI_NONAME, "not in the test DNS table") from None
+        return real(host, port)
+
+    monkeypatch.setattr(netguard, "_resolve", resolve)
+    return table

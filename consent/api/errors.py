@@ -1,6 +1,6 @@
 """One error shape for the whole API: {"code", "message", "fields"}; nothing expected becomes a 500."""
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -46,6 +46,10 @@ def exception_handler(exc, context):
         return error_response(exc.code, str(exc), exc.status, exc.fields)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, RequestDataTooBig):
+        return error_response("request_too_large", str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, SuspiciousOperation):  # too many fields or files, a malformed multipart body...
+        return error_response("malformed_request", str(exc), status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

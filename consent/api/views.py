@@ -6,15 +6,19 @@ import hashlib
 import json
 import re
 
+from django.conf import settings
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.canonical import canonical_json
 from consent import selectors, services, tokens
 from consent.api.errors import error_response
+from consent.api.parsers import json_loads_limited
+from consent.errors import SampleTooLarge
 from consent.models import ApiKey, EndUserVerification, Modality, Operation, Presentation
 from consent.services import ItemInput, RequestInput, SampleInput
 
@@ -34,6 +38,18 @@ ERRORS = {
     429: OpenApiResponse(ERROR, description="rate limited (`rate_limited`); see Retry-After"),
 }
 FILE_FIELD = re.compile(r"^items\[(\d+)\]\.samples$")
+
+
+def _refuse_oversized(samples: list[tuple[str, str, int]]) -> None:
+    """Refuse (413) before reading or decoding any sample larger than SAMPLE_MAX_BYTES."""
+    limit = settings.SAMPLE_MAX_BYTES
+    fields = {
+        field: [f"{name}: {size} bytes; at most {limit} bytes are accepted."]
+        for field, name, size in samples
+        if size > limit
+    }
+    if fields:
+        raise SampleTooLarge(limit=limit, fields=fields)
 
 
 class SampleOutput(serializers.Serializer):
@@ -123,6 +139,9 @@ class RequestCreateApi(APIView):
             201: RequestOutput,
             422: OpenApiResponse(ERROR, description="the Idempotency-Key was used with another body"),
             409: OpenApiResponse(ERROR, description="`person_blocked_organization` or `cooling_down`"),
+            413: OpenApiResponse(
+                ERROR, description="`sample_too_large` (one sample) or `request_too_large` (the body)"
+            ),
             **ERRORS,
         },
     )
@@ -153,9 +172,9 @@ class RequestCreateApi(APIView):
     def _raw(self, request) -> tuple[dict, dict]:
         if request.content_type.startswith("multipart/"):
             try:
-                raw = json.loads(request.data.get("payload", ""))
-            except json.JSONDecodeError as exc:
-                raise ValidationError({"payload": [f"Not valid JSON: {exc}"]}) from exc
+                raw = json_loads_limited(request.data.get("payload", ""))
+            except ParseError as exc:
+                raise ValidationError({"payload": [f"Not valid JSON: {exc.detail}"]}) from exc
             files = {}
             for name in request.FILES:
                 match = FILE_FIELD.match(name)
@@ -177,12 +196,21 @@ class RequestCreateApi(APIView):
             if not item.is_valid():
                 errors[f"items[{index}]"] = item.errors
                 continue
-            samples = [SampleInput(f.name, f.read()) for f in files.get(index, [])]
+            uploads = files.get(index, [])
+            if len(uploads) + len(item.validated_data["samples"]) > settings.SAMPLES_MAX_PER_ITEM:
+                errors[f"items[{index}].samples"] = [f"At most {settings.SAMPLES_MAX_PER_ITEM} samples per item."]
+                continue
+            _refuse_oversized([(f"items[{index}].samples[{j}]", f.name, f.size) for j, f in enumerate(uploads)])
+            samples = [SampleInput(f.name, f.read()) for f in uploads]
             for j, sample in enumerate(item.validated_data["samples"]):
                 parsed = self.RequestSampleInput(data=sample)
                 if not parsed.is_valid():
                     errors[f"items[{index}].samples[{j}]"] = parsed.errors
                     continue
+                encoded = parsed.validated_data["content_base64"]
+                _refuse_oversized(
+                    [(f"items[{index}].samples[{j}]", parsed.validated_data["name"], len(encoded) * 3 // 4)]
+                )
                 try:
                     content = base64.b64decode(parsed.validated_data["content_base64"], validate=True)
                 except (binascii.Error, ValueError):
@@ -266,7 +294,9 @@ class ConsentDetailApi(APIView):
     @extend_schema(operation_id="consent_read", responses={200: ConsentOutput, **ERRORS})
     def get(self, request, consent_id: int):
         consent = selectors.consent_get_for_operator(organization=request.auth.organization, consent_id=consent_id)
-        return Response(self.ConsentOutput(consent).data)
+        response = Response(self.ConsentOutput(consent).data)
+        add_never_cache_headers(response)  # carries a live bearer token: no proxy or client cache may keep it
+        return response
 
 
 class TokenVerifyApi(APIView):

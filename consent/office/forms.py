@@ -7,7 +7,6 @@ from django.utils.translation import gettext_lazy as _
 
 from consent.models import ApiKey, Consent, ConsentRequest, EndUserVerification, Modality, Operation
 
-MAX_SAMPLES_PER_ITEM = 5
 MAX_ITEMS = 2
 
 
@@ -134,8 +133,10 @@ class ItemForm(forms.Form):
 
     def clean_samples(self):
         files = self.cleaned_data["samples"]
-        if len(files) > MAX_SAMPLES_PER_ITEM:
-            raise forms.ValidationError(_("At most %(n)s samples per item."), params={"n": MAX_SAMPLES_PER_ITEM})
+        if len(files) > settings.SAMPLES_MAX_PER_ITEM:
+            raise forms.ValidationError(
+                _("At most %(n)s samples per item."), params={"n": settings.SAMPLES_MAX_PER_ITEM}
+            )
         limit = settings.SAMPLE_MAX_BYTES
         for f in files:
             # Refuse before reading an oversized upload into memory; the service checks the content.

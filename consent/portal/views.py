@@ -7,6 +7,7 @@ from django.contrib.auth import logout
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from consent import selectors, services
@@ -147,6 +148,7 @@ def organization_unblock(request, organization_id):
     return redirect("portal:home")
 
 
+@never_cache  # all of a person's data, identity number included
 @require_POST
 @identity_required
 def export(request):

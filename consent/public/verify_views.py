@@ -67,6 +67,7 @@ class UploadLimit(FileUploadHandler):
 @csrf_exempt  # checked below, once the size limit is in place (the CSRF check reads the body)
 def upload(request):
     limit = UploadLimit(request)
+    request.upload_max_bytes = MAX_UPLOAD_BYTES  # for consent.uploads, which otherwise stops at the sample size
     request.upload_handlers.insert(0, limit)
     return _upload(request, limit)
 

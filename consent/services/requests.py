@@ -111,6 +111,8 @@ def _validate(data: RequestInput, today: date) -> tuple[str, dict]:
             err(name, _("The notice must say this (PIPL Art. 17)."))
     if not data.items:
         err("items", _("Add at least one item (face or voice)."))
+    elif len(data.items) > settings.REQUEST_MAX_ITEMS:
+        err("items", _("At most %(n)s items per request.") % {"n": settings.REQUEST_MAX_ITEMS})
     max_until = today + timedelta(days=settings.CONSENT_MAX_VALIDITY_DAYS)
     for i, item in enumerate(data.items):
         prefix = f"items[{i}]."
@@ -140,6 +142,9 @@ def _validate(data: RequestInput, today: date) -> tuple[str, dict]:
             )
         if not item.samples:
             err(prefix + "samples", _("Attach at least one reference sample."))
+        elif len(item.samples) > settings.SAMPLES_MAX_PER_ITEM:
+            err(prefix + "samples", _("At most %(n)s samples per item.") % {"n": settings.SAMPLES_MAX_PER_ITEM})
+            continue
         for j, sample in enumerate(item.samples):
             try:
                 kind, _type = sniff_sample(sample.content)

@@ -1,7 +1,6 @@
 """Webhook outbox: events are written in the transaction of the change they describe."""
 
 import base64
-import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
@@ -15,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 import audit
 from consent.errors import InvalidRequest
 from consent.models import WebhookEndpoint, WebhookEvent
+from consent.netguard import AddressRefused, resolve_public
 from consent.webhooks import SECRET_CONTEXT, SECRET_PREFIX
 from identity.crypto import encrypt
 from identity.models import Organization
@@ -47,7 +47,7 @@ def _secret_generate() -> str:
 
 
 def _url_errors(url: str) -> list[str]:
-    """Why a webhook URL is refused (empty when it is fine). Checked when saved, not when sending."""
+    """Why a webhook URL is refused (empty when it is fine). The address is checked again at every delivery."""
     schemes = ["http", "https"] if settings.DEBUG else ["https"]
     try:
         URLValidator(schemes=["http", "https"])(url)
@@ -66,25 +66,20 @@ def _url_errors(url: str) -> list[str]:
                 )
             )
         )
-    if not settings.DEBUG and _is_internal_host(parts.hostname or ""):
-        errors.append(str(_("The URL must point to a public address, not localhost or a private network.")))
+    try:
+        resolve_public(parts.hostname or "", parts.port or 443)
+    except AddressRefused as exc:
+        if exc.reason == "not_public":
+            errors.append(str(_("The URL must point to a public address, not localhost or a private network.")))
+        else:
+            errors.append(str(_("The host name of the URL cannot be found. Check the spelling.")))
+    except ValueError:  # a port out of range
+        errors.append(str(_("Enter a full URL, such as https://example.com/webhooks/consent.")))
     if len(url) > WebhookEndpoint._meta.get_field("url").max_length:
         errors.append(str(_("The URL is too long (at most 500 characters).")))
     return errors
 
 
-def _is_internal_host(host: str) -> bool:
-    # Literal addresses only: a name that resolves inside is the egress firewall's job, not the form's.
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not address.is_global
-
-
-@transaction.atomic
 def webhook_endpoint_set(
     *, actor, organization: Organization, url: str, rotate_secret: bool = False
 ) -> tuple[WebhookEndpoint, str]:
@@ -94,9 +89,14 @@ def webhook_endpoint_set(
     `rotate_secret=True`), else "". The secret is stored encrypted and cannot be shown again.
     """
     url = url.strip()
-    errors = _url_errors(url)
+    errors = _url_errors(url)  # resolves the name: outside the transaction, which holds a lock
     if errors:
         raise InvalidRequest(_("The webhook URL cannot be used."), fields={"url": errors})
+    return _endpoint_save(actor=actor, organization=organization, url=url, rotate_secret=rotate_secret)
+
+
+@transaction.atomic
+def _endpoint_save(*, actor, organization: Organization, url: str, rotate_secret: bool) -> tuple[WebhookEndpoint, str]:
     Organization.objects.select_for_update().get(pk=organization.pk)  # one endpoint per organisation, no race
     endpoint = WebhookEndpoint.objects.filter(organization=organization).first()
     secret = _secret_generate() if endpoint is None or rotate_secret else ""
