@@ -77,6 +77,10 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AlterField(model_name="guardian", name="birth_date", field=models.DateField(null=True)),
+        # A default so that the reverse can re-add the column: the phones themselves cannot come back.
+        migrations.AlterField(
+            model_name="smssend", name="phone", field=models.CharField(max_length=20, db_index=True, default="")
+        ),
         migrations.AddField(
             model_name="smssend",
             name="phone_index",

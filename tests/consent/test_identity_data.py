@@ -104,3 +104,10 @@ def test_signed_record_holds_no_image_of_the_sample(person_client, pending_reque
     assert sum(len(page.images) for page in reader.pages) == 0
     sample = pending_request.items.get(position=1).samples.get()
     assert sample.sha256 in "".join(page.extract_text() for page in reader.pages)
+
+
+def test_deletion_page_says_what_is_kept_and_why_in_both_languages(person_client):
+    page = person_client.get("/me/delete/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "将被保留的内容及原因" in page and "不含任何照片或录音" in page
+    page = person_client.get("/me/delete/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "What is kept, and why" in page and "no photo or recording" in page and "Art. 10" in page
