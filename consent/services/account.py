@@ -103,8 +103,7 @@ def person_delete(*, person: Person) -> None:
         phone = person.phone
         # Unopened requests to this number are theirs too: claim them so they are refused below, and so that
         # whoever holds the number next (numbers are recycled) never sees them.
-        unclaimed = ConsentRequest.objects.select_for_update().filter(person_phone=phone, person__isnull=True)
-        claimed = unclaimed.update(person=person)
+        claimed = ConsentRequest.objects.filter(person_phone=phone, person__isnull=True).update(person=person)
         for consent_id in Consent.objects.filter(person=person, state=Consent.State.ACTIVE).values_list(
             "pk", flat=True
         ):

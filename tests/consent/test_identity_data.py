@@ -3,9 +3,11 @@
 import io
 import json
 import zipfile
+from datetime import timedelta
 
 import pypdf
 import pytest
+from django.utils import timezone
 
 from consent import services
 from consent.errors import NotForThisPerson
@@ -111,3 +113,10 @@ def test_deletion_page_says_what_is_kept_and_why_in_both_languages(person_client
     assert "将被保留的内容及原因" in page and "不含任何照片或录音" in page
     page = person_client.get("/me/delete/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "What is kept, and why" in page and "no photo or recording" in page and "Art. 10" in page
+
+
+def test_deletion_succeeds_while_an_expired_request_awaits_the_expiry_sweep(person_client, pending_request):
+    person_client.get(f"/r/{pending_request.code}/")
+    ConsentRequest.objects.filter(pk=pending_request.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert person_client.post("/me/delete/", {"confirm": "on"})["Location"] == "/signin/"
+    assert Person.objects.get(pk=person_client.person.pk).erased_at is not None
