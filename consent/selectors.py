@@ -1,6 +1,6 @@
 """Reads scoped by who is asking. A missing or foreign object is a 404, never a 403 that confirms it exists."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from consent.models import Consent, ConsentRequest, Presentation, RequestItem, Sample
@@ -96,9 +96,18 @@ def item_get_for_person(*, person: Person, code: str, item_id: int) -> RequestIt
     return item
 
 
+def requests_addressed_to_person(*, person: Person) -> QuerySet[ConsentRequest]:
+    """Requests this person opened, plus unopened ones sent to their current number.
+
+    Never "every request to this phone": a recycled number must not show a former holder's requests.
+    """
+    return ConsentRequest.objects.filter(Q(person=person) | Q(person__isnull=True, person_phone=person.phone))
+
+
 def requests_pending_for_person(*, person: Person):
     return (
-        ConsentRequest.objects.filter(person_phone=person.phone, state=ConsentRequest.State.PENDING)
+        requests_addressed_to_person(person=person)
+        .filter(state=ConsentRequest.State.PENDING)
         .select_related("organization")
         .prefetch_related("items")
     )

@@ -66,9 +66,24 @@ def blind_index(value: str, *, purpose: str) -> str:
     return hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
+def phone_index(phone: str) -> str:
+    """Blind index of a normalised (E.164) phone number, for ledgers that count per number without keeping it."""
+    return blind_index(phone, purpose="phone")
+
+
 def mask_id_number(number: str) -> str:
-    """110101********123X: region and last four stay readable, the birth date does not."""
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+    """1****************X: no more than a delivery slip shows. A wider mask (region + last four) together
+    with any birth date rebuilt the whole number, since the check character is computable."""
+    if len(number) < 2:
+        return "*" * len(number)
+    return number[0] + "*" * (len(number) - 2) + number[-1]
+
+
+def mask_phone(phone: str) -> str:
+    """+86138****5678: the form on a delivery slip, for logs and outboxes that need to say who, not to reach them."""
+    if len(phone) < 8:
+        return "*" * len(phone)
+    return phone[:-8] + "****" + phone[-4:]
 
 
 def mask_name(name: str) -> str:

@@ -111,7 +111,6 @@ class Person(models.Model):
     legal_name_masked = models.CharField(max_length=40, blank=True)
     id_number_masked = models.CharField(max_length=18, blank=True)
     id_kind = models.CharField(max_length=24, blank=True)
-    birth_date = models.DateField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     verification = models.ForeignKey(IdentityCheck, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -137,9 +136,11 @@ class Person(models.Model):
         return self.verified_at is not None
 
     def age_on(self, day) -> int | None:
-        from identity.validators import age_on
+        """Age from the encrypted ID number: no plaintext birth date is kept (with the mask it rebuilt the ID)."""
+        from identity.validators import age_on, resident_id_birth_date
 
-        return age_on(self.birth_date, day) if self.birth_date else None
+        number = self.id_number
+        return age_on(resident_id_birth_date(number), day) if number else None
 
 
 class Guardian(models.Model):
@@ -155,7 +156,6 @@ class Guardian(models.Model):
     id_number_index = models.CharField(max_length=64)
     legal_name_masked = models.CharField(max_length=40)
     id_number_masked = models.CharField(max_length=18)
-    birth_date = models.DateField()
     relationship = models.CharField(max_length=20, choices=Relationship.choices)
     verification = models.ForeignKey(IdentityCheck, on_delete=models.PROTECT, related_name="+")
     verified_at = models.DateTimeField()
@@ -165,15 +165,18 @@ class Guardian(models.Model):
 
 
 class SmsSend(models.Model):
-    """One SMS code sent: the ledger behind the per-phone and per-address limits (SMS pumping)."""
+    """One SMS code sent: the ledger behind the per-phone and per-address limits (SMS pumping).
 
-    phone = models.CharField(max_length=20, db_index=True)
+    The phone is kept only as its blind index: enough to count sends per number, nothing to read back.
+    """
+
+    phone_index = models.CharField(max_length=64, db_index=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     purpose = models.CharField(max_length=16)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self):
-        return f"{self.purpose} code to {self.phone}"
+        return f"{self.purpose} code ({self.created_at:%Y-%m-%d %H:%M})"
 
 
 class PhoneDevice(ThrottlingMixin, CooldownMixin, TimestampMixin, SideChannelDevice):

@@ -10,9 +10,11 @@ class OutboxSmsBackend:
     """Development backend: writes the message to the dev outbox instead of sending it."""
 
     def send(self, *, phone: str, text: str) -> str:
+        from identity.crypto import mask_phone
         from identity.services import outbox_message_add
 
-        message = outbox_message_add(channel="sms", to=phone, body=text)
+        # Masked: the outbox is a log of what was sent, not a second copy of who can be reached.
+        message = outbox_message_add(channel="sms", to=mask_phone(phone), body=text)
         return f"outbox-{message.pk}"
 
 

@@ -124,6 +124,11 @@ def validate_resident_id(value: str, *, today: date | None = None) -> ResidentId
     )
 
 
+def resident_id_birth_date(number: str) -> date:
+    """The birth date inside an already validated 18-character ID number (characters 7 to 14)."""
+    return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+
+
 def age_on(birth_date: date, on: date) -> int:
     """Full years between ``birth_date`` and ``on`` (29 February birthdays count from 1 March)."""
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))

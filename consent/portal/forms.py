@@ -27,8 +27,8 @@ class RevokeForm(forms.Form):
 class DeleteAccountForm(forms.Form):
     confirm = forms.BooleanField(
         label=_(
-            "Delete my account: withdraw all my consents, refuse open requests, erase my name, ID number and "
-            "samples. The signed records of past decisions are kept as proof."
+            "Delete my account: withdraw all my consents, refuse open requests, erase my name, ID number, phone "
+            "number and samples. The signed records of my decisions stay as proof, with masked identity data."
         ),
         error_messages={"required": _("Tick the box to confirm that you want to delete your account.")},
     )

@@ -164,6 +164,13 @@ def delete_account(request):
     if request.method == "POST" and form.is_valid():
         services.person_delete(person=request.person)
         logout(request)
-        messages.success(request, _("Your account is deleted. Your consents are withdrawn and your samples erased."))
+        messages.success(
+            request,
+            _(
+                "Your account is deleted: consents withdrawn, open requests refused, name, ID number, phone number "
+                "and samples erased. The signed records of your decisions are kept as proof, with masked identity "
+                "data and the samples' fingerprints only."
+            ),
+        )
         return redirect("signin:phone")
     return render(request, "portal/delete.html", {"form": form})

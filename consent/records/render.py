@@ -5,9 +5,7 @@ A record is bilingual (Chinese first, English below), embeds the consent's canon
 verify page and the `verify_artifact` command.
 """
 
-import base64
 import hashlib
-import io
 import json
 import logging
 import ssl
@@ -31,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 RECEIPT_NAME = "receipt.json"
 RECEIPT_VERSION = "KI-CR-v1.1.0"
-THUMBNAIL_PX = 240
 TITLES = {
     Artifact.Kind.GRANT: ("人脸或声音编辑单独同意记录", "Record of separate consent to editing a face or voice"),
     Artifact.Kind.REVOCATION: ("撤回同意记录", "Record of withdrawal of consent"),
@@ -118,30 +115,13 @@ def receipt_build(consent: Consent, kind: str, *, grant_sha256: str = "") -> dic
 # ---- rendering --------------------------------------------------------------------------------
 
 
-def _thumbnail(sample) -> str:
-    """A small JPEG data: URI of an image sample (re-encoded: no EXIF or other metadata travels along)."""
-    from PIL import Image
-
-    try:
-        with sample.file.open("rb") as handle, Image.open(handle) as image:
-            image.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))  # JPEG: decode at reduced size, much faster
-            image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=80)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        logger.warning("no thumbnail for sample %s: %s", sample.pk, exc)
-        return ""
-    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
-
-
 def _samples(consent: Consent, terms: dict) -> list[dict]:
-    stored = {s.sha256: s for s in consent.item.samples.all()}
-    rows = []
-    for entry in terms.get("samples", []):
-        sample = stored.get(entry["sha256"])
-        thumb = _thumbnail(sample) if sample is not None and entry.get("kind") == "image" else ""
-        rows.append({"sha256": entry["sha256"], "kind": bilingual("sample", entry.get("kind", "")), "thumbnail": thumb})
-    return rows
+    # No image of the sample: the record outlives the sample (deleted with the account), and its SHA-256
+    # already identifies it. A face thumbnail here would be biometric data kept after "samples erased".
+    return [
+        {"sha256": entry["sha256"], "kind": bilingual("sample", entry.get("kind", ""))}
+        for entry in terms.get("samples", [])
+    ]
 
 
 def render_context(consent: Consent, kind: str, receipt_bytes: bytes, *, grant_sha256: str = "") -> dict:

@@ -10,9 +10,12 @@ from django.utils import timezone
 
 import audit
 from consent.models import Consent, ConsentRequest, RequestItem, Sample
+from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
+from identity.crypto import mask_phone
 from identity.models import Person
 from identity.services import person_erase
+from identity.validators import resident_id_birth_date
 
 __all__ = ["person_delete", "person_export"]
 
@@ -23,14 +26,15 @@ def _export_data(person: Person) -> dict:
         .select_related("organization")
         .prefetch_related("presentations__organization", "artifacts")
     )
-    requests = ConsentRequest.objects.filter(person_phone=person.phone).select_related("organization")
+    requests = requests_addressed_to_person(person=person).select_related("organization")
+    id_number = person.id_number
     return {
         "exported_at": timezone.now().isoformat(),
         "person": {
             "phone": person.phone,
             "legal_name": person.legal_name,
-            "id_number": person.id_number,
-            "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+            "id_number": id_number,
+            "birth_date": resident_id_birth_date(id_number).isoformat() if id_number else None,
             "verified_at": person.verified_at.isoformat() if person.verified_at else None,
             "identity_checks": [c.as_evidence() | {"subject": c.subject} for c in person.checks.all()],
             "guardian": (
@@ -93,19 +97,29 @@ def person_export(*, person: Person) -> bytes:
 
 def person_delete(*, person: Person) -> None:
     """Delete the account: withdraw every active consent, refuse open items, delete the reference samples,
-    erase the identity data. Decided consents, their signed records and the audit trail are kept as proof."""
+    erase the identity data and mask the phone on every request. Decided consents (masked name and ID, sample
+    hashes, terms), their signed records and the audit trail are kept as proof (Provisions Art. 10)."""
     with transaction.atomic():
+        phone = person.phone
+        # Unopened requests to this number are theirs too: claim them so they are refused below, and so that
+        # whoever holds the number next (numbers are recycled) never sees them.
+        claimed = ConsentRequest.objects.filter(person_phone=phone, person__isnull=True).update(person=person)
         for consent_id in Consent.objects.filter(person=person, state=Consent.State.ACTIVE).values_list(
             "pk", flat=True
         ):
             consent_revoke(person=person, consent_id=consent_id, reason="account deleted")
         open_items = RequestItem.objects.filter(
-            request__person=person, state=RequestItem.State.PENDING, request__state=ConsentRequest.State.PENDING
+            request__person=person,
+            state=RequestItem.State.PENDING,
+            request__state=ConsentRequest.State.PENDING,
+            request__expires_at__gt=timezone.now(),  # the expiry task closes the rest; deny refuses them
         )
         for item_id in open_items.values_list("pk", flat=True):
             item_deny(person=person, item_id=item_id, reason="account deleted")
-        samples = Sample.objects.filter(item__request__person_phone=person.phone).exclude(file="")
+        samples = Sample.objects.filter(item__request__person=person).exclude(file="")
         names = list(samples.values_list("file", flat=True))
         samples.update(file="")
+        masked = ConsentRequest.objects.filter(person=person).update(person_phone=mask_phone(phone), person_email="")
+        audit.record(person, "person.requests_detached", person, {"claimed": claimed, "masked": masked})
         person_erase(person=person)
         transaction.on_commit(lambda: [default_storage.delete(name) for name in names])

@@ -47,7 +47,8 @@ def _evidence(person: Person) -> dict:
 def request_open(*, person: Person, code: str) -> ConsentRequest:
     """The signed-in person opens the link; only the phone the request was sent to may open it."""
     request = ConsentRequest.objects.select_for_update(of=("self",)).select_related("organization").get(code=code)
-    if request.person_phone != person.phone:
+    # The phone alone is not enough: a number can be recycled, and a request once opened belongs to that person.
+    if request.person_phone != person.phone or request.person_id not in (None, person.pk):
         audit.record(person, "request.open_refused", request, {"organization": request.organization_id})
         raise NotForThisPerson()
     if request.person_id is None:

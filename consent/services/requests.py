@@ -27,6 +27,7 @@ from consent.models import (
     Sample,
 )
 from consent.samples import sniff_sample
+from identity.crypto import mask_phone
 from identity.models import Organization
 from identity.queueing import enqueue_on_commit
 from identity.validators import normalize_phone
@@ -212,7 +213,8 @@ def terms_for_item(request: ConsentRequest, position: int, item: ItemInput, samp
                 "time": request.end_user_verified_at.isoformat(),
             },
         },
-        "subject_phone": request.person_phone,
+        # Masked: enough to tell whom the request was addressed to, and these terms are frozen forever.
+        "subject_phone": mask_phone(request.person_phone),
         "modality": item.modality,
         "operations": sorted(item.operations),
         "purpose": item.purpose.strip(),

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp import login as otp_login
 
 import audit
-from identity.crypto import blind_index, encrypt, mask_id_number, mask_name
+from identity.crypto import blind_index, encrypt, mask_id_number, mask_name, phone_index
 from identity.errors import (
     CodeRejected,
     GuardianInvalid,
@@ -83,7 +83,9 @@ def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN) -> 
     if not allowed:
         wait = math.ceil((info["next_generation_at"] - now).total_seconds()) if info.get("next_generation_at") else 60
         raise SendLimited(_("A code was just sent. You can ask for another in %(seconds)s seconds."), seconds=wait)
-    day_count = SmsSend.objects.filter(phone=person.phone, created_at__gte=now - timedelta(days=1)).count()
+    day_count = SmsSend.objects.filter(
+        phone_index=phone_index(person.phone), created_at__gte=now - timedelta(days=1)
+    ).count()
     if day_count >= settings.SMS_SEND_LIMIT_PER_PHONE_DAY:
         raise SendLimited(_("This number has received too many codes today. Try again tomorrow."))
     if ip:
@@ -96,7 +98,9 @@ def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN) -> 
     device.generate_token(valid_secs=settings.SMS_CODE_VALID_SECONDS, commit=False)
     device.cooldown_set(commit=False)
     device.save()
-    SmsSend.objects.create(phone=person.phone, ip=ip, purpose="grant" if bound_to != SIGNIN else SIGNIN)
+    SmsSend.objects.create(
+        phone_index=phone_index(person.phone), ip=ip, purpose="grant" if bound_to != SIGNIN else SIGNIN
+    )
     audit.record(person, "person.code_sent", person, {"purpose": "grant" if bound_to != SIGNIN else SIGNIN})
     from identity.tasks import sms_code_deliver_task
 
@@ -188,7 +192,6 @@ def person_identity_verify(*, person: Person, legal_name: str, id_number: str) -
             person.legal_name_masked = mask_name(legal_name)
             person.id_number_masked = mask_id_number(parsed.number)
             person.id_kind = parsed.kind
-            person.birth_date = parsed.birth_date
             person.verified_at = timezone.now()
             person.verification = check
             person.save()
@@ -232,7 +235,6 @@ def _guardian_store(child, check, parsed, legal_name, relationship) -> Guardian:
         "id_number_index": blind_index(parsed.number, purpose="id_number"),
         "legal_name_masked": mask_name(legal_name),
         "id_number_masked": mask_id_number(parsed.number),
-        "birth_date": parsed.birth_date,
         "relationship": relationship,
         "verification": check,
         "verified_at": timezone.now(),

@@ -9,6 +9,7 @@ from django.utils import timezone
 from consent import services
 from consent.demo_media import demo_png, demo_wav
 from consent.services import ItemInput, RequestInput, SampleInput
+from identity.crypto import mask_phone
 from identity.models import OutboxMessage, Person
 
 PERSON_PHONE = "+8613912345678"
@@ -61,7 +62,7 @@ def pending_request(organization, operator):
 
 
 def last_sms(phone: str = PERSON_PHONE) -> str:
-    return OutboxMessage.objects.filter(to=phone, channel="sms").first().body
+    return OutboxMessage.objects.filter(to=mask_phone(phone), channel="sms").first().body
 
 
 def last_code(phone: str = PERSON_PHONE) -> str:

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from consent import services
 from consent.models import ApiKey, ConsentRequest, IdempotencyRecord
+from identity.crypto import mask_phone
 from identity.models import OutboxMessage
 from tests.consent.conftest import PERSON_PHONE, png_bytes, wav_bytes
 
@@ -98,7 +99,7 @@ def test_create_request_notifies_the_person_and_returns_items(service):
     assert data["state"] == "pending" and data["phone"] == PERSON_PHONE
     assert data["items"][0]["samples"][0]["kind"] == "image"
     assert "code" not in data  # the person's link stays the person's
-    assert OutboxMessage.objects.filter(to=PERSON_PHONE, channel="sms").count() == 1
+    assert OutboxMessage.objects.filter(to=mask_phone(PERSON_PHONE), channel="sms").count() == 1
     request = ConsentRequest.objects.get()
     assert request.created_by_key is not None
 

@@ -7,6 +7,7 @@ import pytest
 
 from audit.models import AuditEvent
 from consent.models import Consent, ConsentRequest, RequestItem, WebhookEvent
+from identity.crypto import mask_phone
 from identity.models import OutboxMessage
 from tests.consent.conftest import PERSON_PHONE, last_code, last_sms, portal_sign_in
 
@@ -65,6 +66,6 @@ def test_whole_flow_grant_face_deny_voice_then_revoke(client, pending_request):
 
 
 def test_request_sms_names_the_organisation_and_the_link(pending_request):
-    sms = OutboxMessage.objects.get(to=PERSON_PHONE, channel="sms")
+    sms = OutboxMessage.objects.get(to=mask_phone(PERSON_PHONE), channel="sms")
     assert pending_request.organization.name in sms.body
     assert f"/r/{pending_request.code}" in sms.body
