@@ -270,6 +270,7 @@ def client_factory():
 FAKE_DNS = {
     "hooks.example.com": ["93.184.215.14"],
     "internal.example.com": ["10.0.0.5"],
+    "hooks.other.example": ["93.184.215.15"],
 }
 
 

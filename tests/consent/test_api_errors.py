@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from consent.services.decisions import _grant
+from consent.services import consent_grant
 from tests.consent.test_api import api, body, key_for
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +115,7 @@ def test_too_many_multipart_files_is_a_json_400(service, settings):
 @pytest.fixture
 def granted(person_client, pending_request):
     person_client.get(f"/r/{pending_request.code}/")
-    consent = _grant(person=person_client.person, item_id=pending_request.items.get(position=1).pk)
+    consent = consent_grant(actor=person_client.person, item_id=pending_request.items.get(position=1).pk)
     return person_client, consent
 
 

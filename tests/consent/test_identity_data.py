@@ -12,7 +12,7 @@ from django.utils import timezone
 from consent import services
 from consent.errors import NotForThisPerson
 from consent.models import Artifact, ConsentRequest, RequestItem
-from consent.services.decisions import _grant
+from consent.services import consent_grant
 from identity.models import Person
 from identity.services import person_erase
 from tests.consent.conftest import PERSON_PHONE, portal_sign_in, request_input
@@ -46,7 +46,7 @@ def export_of(client) -> dict:
 def deleted_pat(person_client, pending_request, organization, operator):
     """Pat opened one request and granted its face item, left a second one unopened, then deleted the account."""
     person_client.get(f"/r/{pending_request.code}/")
-    _grant(person=person_client.person, item_id=pending_request.items.get(position=1).pk)
+    consent_grant(actor=person_client.person, item_id=pending_request.items.get(position=1).pk)
     unopened = services.request_create(actor=operator, organization=organization, data=request_input())
     assert person_client.post("/me/delete/", {"confirm": "on"}).status_code == 302
     return pending_request, unopened
@@ -100,7 +100,7 @@ def test_new_terms_carry_only_a_masked_phone(pending_request):
 
 def test_signed_record_holds_no_image_of_the_sample(person_client, pending_request):
     person_client.get(f"/r/{pending_request.code}/")
-    consent = _grant(person=person_client.person, item_id=pending_request.items.get(position=1).pk)
+    consent = consent_grant(actor=person_client.person, item_id=pending_request.items.get(position=1).pk)
     with Artifact.objects.get(consent=consent, kind="grant").file.open("rb") as handle:
         reader = pypdf.PdfReader(io.BytesIO(handle.read()))
     assert sum(len(page.images) for page in reader.pages) == 0
