@@ -81,7 +81,10 @@ class IdentityCheck(models.Model):
     reference = models.CharField(max_length=100, blank=True)
     outcome = models.CharField(max_length=16)
     detail = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Who asked, for the daily caps on checks (the provider is paid per call and answers name+ID questions).
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    phone_index = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -167,13 +170,13 @@ class Guardian(models.Model):
 class SmsSend(models.Model):
     """One SMS code sent: the ledger behind the per-phone and per-address limits (SMS pumping)."""
 
-    phone = models.CharField(max_length=20, db_index=True)
+    phone_index = models.CharField(max_length=64, db_index=True)  # blind_index(phone, purpose="phone")
     ip = models.GenericIPAddressField(null=True, blank=True)
     purpose = models.CharField(max_length=16)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self):
-        return f"{self.purpose} code to {self.phone}"
+        return f"{self.purpose} code at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class PhoneDevice(ThrottlingMixin, CooldownMixin, TimestampMixin, SideChannelDevice):

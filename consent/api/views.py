@@ -17,6 +17,7 @@ from consent import selectors, services, tokens
 from consent.api.errors import error_response
 from consent.models import ApiKey, EndUserVerification, Modality, Operation, Presentation
 from consent.services import ItemInput, RequestInput, SampleInput
+from identity.net import client_ip
 
 ERROR = inline_serializer(
     "Error",
@@ -316,7 +317,7 @@ class TokenVerifyApi(APIView):
             media_sha256=media,
             result=Presentation.Result.ACTIVE if outcome.active else Presentation.Result.INACTIVE,
             reason=outcome.reason,
-            client_ip=request.META.get("REMOTE_ADDR"),
+            client_ip=client_ip(request),
         )
         if outcome.active:
             return Response({"active": True, **outcome.claims})
