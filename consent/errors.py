@@ -75,8 +75,8 @@ class RateLimited(ConsentError):
 
     code = "rate_limited"
     status = 429
-    message = _("Too many notifications were sent %(scope)s. Try again after %(when)s.")
+    message = _("Too many notifications were sent. Try again after %(when)s.")
 
-    def __init__(self, *, retry_after: int, **params):
+    def __init__(self, message=None, *, retry_after: int, **params):
         self.retry_after = retry_after
-        super().__init__(**params)
+        super().__init__(message, **params)

@@ -200,24 +200,29 @@ def _refuse_if_notifying_too_much(organization: Organization, phone: str, now) -
             to_phone.filter(request__organization=organization),
             settings.NOTIFY_LIMIT_PER_ORGANIZATION_PHONE_DAY,
             timedelta(days=1),
-            _("to this number by your organisation today"),
+            _("Your organisation has sent this number too many notifications today. Try again after %(when)s."),
         ),
-        (to_phone, settings.NOTIFY_LIMIT_PER_PHONE_DAY, timedelta(days=1), _("to this number today")),
+        (
+            to_phone,
+            settings.NOTIFY_LIMIT_PER_PHONE_DAY,
+            timedelta(days=1),
+            _("This number has received too many notifications today. Try again after %(when)s."),
+        ),
         (
             Notification.objects.filter(request__organization=organization, created_at__gte=hour),
             settings.NOTIFY_LIMIT_PER_ORGANIZATION_HOUR,
             timedelta(hours=1),
-            _("by your organisation in the last hour"),
+            _("Your organisation has sent too many notifications in the last hour. Try again after %(when)s."),
         ),
     ]
-    for sent, limit, window, scope in checks:
+    for sent, limit, window, message in checks:
         if sent.count() >= limit:
             # The window frees up when the oldest notification in it leaves.
             oldest = sent.order_by("created_at").values_list("created_at", flat=True).first() or now
             free_at = oldest + window
             raise RateLimited(
+                message,
                 retry_after=max(1, int((free_at - now).total_seconds()) + 1),
-                scope=scope,
                 when=timezone.localtime(free_at).strftime("%Y-%m-%d %H:%M"),
             )
 

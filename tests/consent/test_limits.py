@@ -50,7 +50,7 @@ def test_one_phone_gets_a_capped_number_of_notifications_from_all_organisations(
     for _ in range(3):
         services.request_create(actor=operator, organization=organization, data=request_input())
     services.request_create(actor=other_operator, organization=other_organization, data=request_input())
-    with pytest.raises(RateLimited, match="to this number today"):
+    with pytest.raises(RateLimited, match="This number has received too many notifications today"):
         services.request_create(actor=other_operator, organization=other_organization, data=request_input())
     assert sms_to() == 4
 
@@ -83,7 +83,18 @@ def test_the_office_form_shows_the_cap_inline_and_creates_nothing(operator_clien
     response = operator_client.post("/office/requests/new/", form_data())
     assert response.status_code == 200
     assert (
-        "Too many notifications were sent to this number by your organisation today"
+        "Your organisation has sent this number too many notifications today"
         in (response.context["form"].non_field_errors()[0])
     )
     assert ConsentRequest.objects.count() == 3
+
+
+def test_the_cap_is_explained_in_chinese_by_default(organization, operator):
+    from django.utils import translation
+
+    for _ in range(3):
+        services.request_create(actor=operator, organization=organization, data=request_input())
+    with translation.override("zh-hans"), pytest.raises(RateLimited) as refused:
+        services.request_create(actor=operator, organization=organization, data=request_input())
+    with translation.override("zh-hans"):
+        assert "贵机构今日向此号码发送的通知过多" in str(refused.value)

@@ -160,3 +160,15 @@ def test_behind_the_load_balancer_each_client_has_its_own_address_limit(client, 
     response = client.post("/signin/", {"phone": "+8613912340002"}, HTTP_X_FORWARDED_FOR="203.0.113.2", **lb)
     assert response.status_code == 302
     assert sorted(SmsSend.objects.values_list("ip", flat=True)) == ["203.0.113.1", "203.0.113.2"]
+
+
+def test_the_identity_cap_is_explained_in_chinese(settings, counting):
+    from django.utils import translation
+
+    settings.IDENTITY_CHECK_LIMIT_PER_PERSON_DAY = 0
+    person = services.person_for_phone(phone=PHONE)
+    with pytest.raises(IdentityLimited) as refused:
+        services.person_identity_verify(person=person, legal_name=NAME, id_number=ADULT_ID)
+    with translation.override("zh-hans"):
+        assert "今日身份核验次数过多" in str(refused.value)
+    assert counting.calls == 0
