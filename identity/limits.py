@@ -44,3 +44,12 @@ def state_set(kind: str, key: str, value: dict, *, timeout: int) -> None:
 
 def state_clear(kind: str, key: str) -> None:
     cache.delete(_key(kind, key))
+
+
+def claim(kind: str, key: str, *, seconds: int) -> bool:
+    """Take a short exclusive claim (atomic add in the shared cache); False when someone else holds it."""
+    return cache.add(_key(kind, key), 1, timeout=seconds)
+
+
+def release(kind: str, key: str) -> None:
+    cache.delete(_key(kind, key))

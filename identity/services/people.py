@@ -2,6 +2,7 @@
 
 import math
 import secrets
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp import login as otp_login
 
 import audit
+from identity import limits
 from identity.crypto import blind_index, encrypt, mask_id_number, mask_name
 from identity.errors import (
     CodeRejected,
@@ -220,6 +222,17 @@ def _identity_limits_check(person: Person, ip: str | None) -> None:
         raise IdentityLimited()
 
 
+@contextmanager
+def _one_check_at_a_time(person: Person):
+    """Checks of one person run one after another, so parallel submissions cannot all pass the cap."""
+    if not limits.claim("identity_inflight", str(person.pk), seconds=120):
+        raise IdentityLimited(_("An identity check is already running. Wait a moment, then try again."))
+    try:
+        yield
+    finally:
+        limits.release("identity_inflight", str(person.pk))
+
+
 def person_identity_verify(*, person: Person, legal_name: str, id_number: str, ip: str | None = None) -> Person:
     """Real-name check (Provisions Art. 9) of the signed-in person; the slow call runs outside any transaction.
 
@@ -229,8 +242,9 @@ def person_identity_verify(*, person: Person, legal_name: str, id_number: str, i
     parsed = validate_resident_id(id_number)  # ValidationError with a precise message
     legal_name = legal_name.strip()
     index = blind_index(parsed.number, purpose="id_number")
-    _identity_limits_check(person, ip)
-    result = realname_verify(name=legal_name, id_number=parsed.number, phone=person.phone)
+    with _one_check_at_a_time(person):
+        _identity_limits_check(person, ip)
+        result = realname_verify(name=legal_name, id_number=parsed.number, phone=person.phone)
     conflict = False
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
@@ -270,8 +284,9 @@ def guardian_verify(
         raise GuardianInvalid(_("A guardian must be an adult (18 or older)."))
     if parsed.number == child.id_number:
         raise GuardianInvalid(_("The guardian's ID number must not be the child's."))
-    _identity_limits_check(child, ip)
-    result = realname_verify(name=legal_name, id_number=parsed.number, phone=child.phone)
+    with _one_check_at_a_time(child):
+        _identity_limits_check(child, ip)
+        result = realname_verify(name=legal_name, id_number=parsed.number, phone=child.phone)
     with transaction.atomic():
         child = Person.objects.select_for_update().get(pk=child.pk)
         check = _outcome(child, IdentityCheck.Subject.GUARDIAN, result, ip)

@@ -172,3 +172,23 @@ def test_the_identity_cap_is_explained_in_chinese(settings, counting):
     with translation.override("zh-hans"):
         assert "今日身份核验次数过多" in str(refused.value)
     assert counting.calls == 0
+
+
+def test_a_second_check_while_one_is_running_is_refused_without_calling_the_provider(settings, counting, monkeypatch):
+    settings.IDENTITY_CHECK_LIMIT_PER_PERSON_DAY = 1
+    person = services.person_for_phone(phone=PHONE)
+    refused = []
+    slow_provider = CountingVerifier.verify
+
+    def verify_while_the_person_submits_again(self, name, id_number, phone):
+        # The provider is slow: meanwhile the same person submits again (another tab, a script).
+        try:
+            services.person_identity_verify(person=person, legal_name=NAME, id_number=ADULT_ID)
+        except IdentityLimited as exc:
+            refused.append(str(exc))
+        return slow_provider(self, name, id_number, phone)
+
+    monkeypatch.setattr(CountingVerifier, "verify", verify_while_the_person_submits_again)
+    services.person_identity_verify(person=person, legal_name=NAME, id_number=ADULT_ID)
+    assert counting.calls == 1
+    assert refused == ["An identity check is already running. Wait a moment, then try again."]
