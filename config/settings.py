@@ -236,6 +236,13 @@ SMS_SEND_COOLDOWN_SECONDS = env.int("SMS_SEND_COOLDOWN_SECONDS", default=60)
 SMS_SEND_LIMIT_PER_PHONE_DAY = env.int("SMS_SEND_LIMIT_PER_PHONE_DAY", default=10)
 SMS_SEND_LIMIT_PER_IP_HOUR = env.int("SMS_SEND_LIMIT_PER_IP_HOUR", default=30)
 SMS_CODE_MAX_FAILURES = 5
+# Real-name checks are paid per call and are an ID-number oracle if unlimited: caps per person (and its
+# phone) and per client address per day; the provider is never called beyond them.
+IDENTITY_CHECK_LIMIT_PER_PERSON_DAY = env.int("IDENTITY_CHECK_LIMIT_PER_PERSON_DAY", default=5)
+IDENTITY_CHECK_LIMIT_PER_IP_DAY = env.int("IDENTITY_CHECK_LIMIT_PER_IP_DAY", default=20)
+# Operator sign-in: failures per (user name, client address) before a lock, which doubles each time.
+OPERATOR_LOGIN_MAX_FAILURES = env.int("OPERATOR_LOGIN_MAX_FAILURES", default=5)
+OPERATOR_LOGIN_LOCK_MINUTES = env.int("OPERATOR_LOGIN_LOCK_MINUTES", default=15)
 REALNAME_BACKEND = env.str("REALNAME_BACKEND", default="identity.realname.ChecksumOnlyVerifier")
 REALNAME_HTTP_URL = env.str("REALNAME_HTTP_URL", default="")
 REALNAME_HTTP_APP_ID = env.str("REALNAME_HTTP_APP_ID", default="")
@@ -257,6 +264,11 @@ if not DEBUG and REALNAME_BACKEND.endswith("ChecksumOnlyVerifier"):
 # Consent requests.
 CONSENT_MAX_VALIDITY_DAYS = env.int("CONSENT_MAX_VALIDITY_DAYS", default=365)
 CONSENT_DENIAL_COOLDOWN_DAYS = env.int("CONSENT_DENIAL_COOLDOWN_DAYS", default=30)
+# Request notifications (each one an SMS): per phone per day from one organisation and from all of them,
+# per organisation per hour.
+NOTIFY_LIMIT_PER_ORGANIZATION_PHONE_DAY = env.int("NOTIFY_LIMIT_PER_ORGANIZATION_PHONE_DAY", default=3)
+NOTIFY_LIMIT_PER_PHONE_DAY = env.int("NOTIFY_LIMIT_PER_PHONE_DAY", default=10)
+NOTIFY_LIMIT_PER_ORGANIZATION_HOUR = env.int("NOTIFY_LIMIT_PER_ORGANIZATION_HOUR", default=500)
 SAMPLE_MAX_BYTES = env.int("SAMPLE_MAX_BYTES", default=5 * 1024 * 1024)
 # Width × height an image sample may have, read from its header before any pixel is decoded.
 SAMPLE_MAX_PIXELS = env.int("SAMPLE_MAX_PIXELS", default=40_000_000)
@@ -303,6 +315,17 @@ if not DEBUG:
                     raise ImproperlyConfigured(f"{_prefix}_{_name} is not set but {_backend} needs it.")
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Sign-in lockouts, refused-attempt counters and API throttles live in the cache: a per-process cache
+# would give every web process (and every restart) its own fresh limits.
+if not DEBUG and CACHES["default"]["BACKEND"].rsplit(".", 1)[-1] in ("LocMemCache", "DummyCache"):
+    raise ImproperlyConfigured(
+        "CACHE_URL is not set or names a per-process cache; production needs a shared one "
+        "(rediscache://... or dbcache://...) because rate limits and lockouts live there."
+    )
+# How many proxies (load balancer, CDN) append to X-Forwarded-For in front of the app. 0: none, the
+# client address is REMOTE_ADDR. Each trusted proxy appends the address it saw, so the client is the
+# entry this many places from the right; anything further left was written by the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -74,3 +74,15 @@ class ResendLimited(ConsentError):
     code = "resend_limited"
     status = 429
     message = _("The notification was sent recently. You can send it again after %(when)s.")
+
+
+class RateLimited(ConsentError):
+    """Too many notifications (each an SMS to a person) in a window; `retry_after` is in seconds."""
+
+    code = "rate_limited"
+    status = 429
+    message = _("Too many notifications were sent. Try again after %(when)s.")
+
+    def __init__(self, message=None, *, retry_after: int, **params):
+        self.retry_after = retry_after
+        super().__init__(message, **params)

@@ -40,10 +40,16 @@ class VerifierUnavailable(IdentityError):
 
 class IdentityConflict(IdentityError):
     code = "identity_conflict"
+    # Said only after the real-name provider matched this name to this ID number (not an oracle).
     message = _(
-        "This ID number is already verified with another mobile number. Sign in with that number, "
-        "or contact the privacy contact of the organisation that asked you."
+        "Your name and ID number match, but this ID number is already verified with another mobile number. "
+        "Sign in with that number, or contact the privacy contact of the organisation that asked you."
     )
+
+
+class IdentityLimited(IdentityError):
+    code = "identity_limited"
+    message = _("Too many identity checks today. Nothing was checked; try again tomorrow.")
 
 
 class GuardianRequired(IdentityError):

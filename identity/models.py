@@ -5,10 +5,10 @@ from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin,
 
 
 class User(AbstractUser):
-    """Operators of provider organisations and platform staff. People sign in by phone instead."""
+    """Operators of provider organisations and platform staff. People sign in by phone instead.
 
-    failed_logins = models.PositiveSmallIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
+    Failed sign-ins are counted per (user name, client address) in the shared cache, not on the user.
+    """
 
 
 class Organization(models.Model):
@@ -81,7 +81,10 @@ class IdentityCheck(models.Model):
     reference = models.CharField(max_length=100, blank=True)
     outcome = models.CharField(max_length=16)
     detail = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Who asked, for the daily caps on checks (the provider is paid per call and answers name+ID questions).
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    phone_index = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

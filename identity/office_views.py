@@ -46,7 +46,8 @@ def login_view(request):
                 request=request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
             )
         except services.OperatorLocked as exc:
-            form.add_error(None, _("Too many failed attempts. Try again after %(until)s.") % {"until": exc.until})
+            until = timezone.localtime(exc.until).strftime("%Y-%m-%d %H:%M")
+            form.add_error(None, _("Too many failed attempts. Try again after %(until)s.") % {"until": until})
         else:
             if user is None:
                 form.add_error(None, _("Username or password is wrong."))

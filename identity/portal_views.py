@@ -14,6 +14,7 @@ from identity.decorators import person_required
 from identity.errors import IdentityError
 from identity.forms import CodeForm, GuardianForm, IdentityForm, PhoneForm
 from identity.models import Person
+from identity.net import client_ip
 
 
 def _remember_next(request):
@@ -26,10 +27,6 @@ def _next(request) -> str:
     return request.session.get("portal_next") or settings.PORTAL_HOME_URL
 
 
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
-
-
 def signin(request):
     _remember_next(request)
     form = PhoneForm(
@@ -37,9 +34,8 @@ def signin(request):
     )
     if request.method == "POST" and form.is_valid():
         phone = form.cleaned_data["phone"]
-        person = services.person_for_phone(phone=phone)
         try:
-            services.sms_code_send(person=person, ip=client_ip(request))
+            services.signin_code_send(phone=phone, ip=client_ip(request))
         except IdentityError as exc:
             if request.session.get("signin_phone") != phone:
                 form.add_error("phone", str(exc))
@@ -85,7 +81,10 @@ def identity(request):
     if request.method == "POST" and form.is_valid():
         try:
             person = services.person_identity_verify(
-                person=person, legal_name=form.cleaned_data["legal_name"], id_number=form.cleaned_data["id_number"]
+                person=person,
+                legal_name=form.cleaned_data["legal_name"],
+                id_number=form.cleaned_data["id_number"],
+                ip=client_ip(request),
             )
         except (IdentityError, ValidationError) as exc:
             form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
@@ -112,6 +111,7 @@ def guardian(request):
                 legal_name=form.cleaned_data["legal_name"],
                 id_number=form.cleaned_data["id_number"],
                 relationship=form.cleaned_data["relationship"],
+                ip=client_ip(request),
             )
         except (IdentityError, ValidationError) as exc:
             form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))

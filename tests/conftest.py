@@ -79,6 +79,16 @@ def _fast_password_hashing(settings, request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Limits and lockouts count in the cache; a test must not inherit another test's counters."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _english_pages(settings):
     """Assertions read English; pages default to Chinese for real users (see test_i18n)."""
     from django.utils import translation

@@ -80,3 +80,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         key = request.auth
         ident = key.prefix if isinstance(key, ApiKey) else self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def get_ident(self, request):
+        from identity.net import client_ip
+
+        return client_ip(request) or "unknown"

@@ -43,7 +43,9 @@ def error_response(code: str, message: str, status_code: int, fields: dict | Non
 
 def exception_handler(exc, context):
     if isinstance(exc, ConsentError):
-        return error_response(exc.code, str(exc), exc.status, exc.fields)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return error_response(exc.code, str(exc), exc.status, exc.fields, headers=headers)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
     if isinstance(exc, RequestDataTooBig):

@@ -21,6 +21,7 @@ from consent.api.parsers import json_loads_limited
 from consent.errors import SampleTooLarge
 from consent.models import ApiKey, EndUserVerification, Modality, Operation, Presentation
 from consent.services import ItemInput, RequestInput, SampleInput
+from identity.net import client_ip
 
 ERROR = inline_serializer(
     "Error",
@@ -346,7 +347,7 @@ class TokenVerifyApi(APIView):
             media_sha256=media,
             result=Presentation.Result.ACTIVE if outcome.active else Presentation.Result.INACTIVE,
             reason=outcome.reason,
-            client_ip=request.META.get("REMOTE_ADDR"),
+            client_ip=client_ip(request),
         )
         if outcome.active:
             return Response({"active": True, **outcome.claims})

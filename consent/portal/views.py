@@ -17,7 +17,7 @@ from consent.portal.forms import DeleteAccountForm, DenyForm, GrantForm, RevokeF
 from identity.decorators import identity_required, identity_step, person_required
 from identity.errors import IdentityError
 from identity.models import Organization
-from identity.portal_views import client_ip
+from identity.net import client_ip
 
 
 def _terms(item) -> dict:

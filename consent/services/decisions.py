@@ -184,6 +184,15 @@ def consent_revoke(*, person: Person, consent_id: int, reason: str = "") -> Cons
 
 @transaction.atomic
 def organization_block(*, person: Person, organization_id: int) -> Block:
+    """Refuse all further requests from an organisation that has asked this person something.
+
+    An organisation that never asked gets the same Organization.DoesNotExist as an unknown id: a block
+    on it would tell it, at its next request, that this phone belongs to someone here, and the id alone
+    must not confirm that an organisation exists.
+    """
+    asked = ConsentRequest.objects.filter(organization_id=organization_id, person_phone=person.phone).exists()
+    if not asked:
+        raise Organization.DoesNotExist()
     organization = Organization.objects.get(pk=organization_id)
     block, created = Block.objects.get_or_create(person=person, organization=organization)
     if created:

@@ -14,7 +14,14 @@ from django.utils.translation import gettext_lazy as _
 
 import audit
 from audit.canonical import canonical_json
-from consent.errors import CoolingDown, InvalidRequest, NotPending, PersonBlockedOrganization, ResendLimited
+from consent.errors import (
+    CoolingDown,
+    InvalidRequest,
+    NotPending,
+    PersonBlockedOrganization,
+    RateLimited,
+    ResendLimited,
+)
 from consent.models import (
     OPERATIONS_BY_MODALITY,
     ApiKey,
@@ -187,6 +194,45 @@ def _refuse_if_blocked_or_cooling(organization: Organization, phone: str, modali
         )
 
 
+def _refuse_if_notifying_too_much(organization: Organization, phone: str, now) -> None:
+    """Caps on notifications, each an SMS: per phone from this organisation and from all, per organisation.
+
+    Counted from the Notification rows themselves, so a refused call writes nothing.
+    """
+    day, hour = now - timedelta(days=1), now - timedelta(hours=1)
+    to_phone = Notification.objects.filter(request__person_phone=phone, created_at__gte=day)
+    checks = [
+        (
+            to_phone.filter(request__organization=organization),
+            settings.NOTIFY_LIMIT_PER_ORGANIZATION_PHONE_DAY,
+            timedelta(days=1),
+            _("Your organisation has sent this number too many notifications today. Try again after %(when)s."),
+        ),
+        (
+            to_phone,
+            settings.NOTIFY_LIMIT_PER_PHONE_DAY,
+            timedelta(days=1),
+            _("This number has received too many notifications today. Try again after %(when)s."),
+        ),
+        (
+            Notification.objects.filter(request__organization=organization, created_at__gte=hour),
+            settings.NOTIFY_LIMIT_PER_ORGANIZATION_HOUR,
+            timedelta(hours=1),
+            _("Your organisation has sent too many notifications in the last hour. Try again after %(when)s."),
+        ),
+    ]
+    for sent, limit, window, message in checks:
+        if sent.count() >= limit:
+            # The window frees up when the oldest notification in it leaves.
+            oldest = sent.order_by("created_at").values_list("created_at", flat=True).first() or now
+            free_at = oldest + window
+            raise RateLimited(
+                message,
+                retry_after=max(1, int((free_at - now).total_seconds()) + 1),
+                when=timezone.localtime(free_at).strftime("%Y-%m-%d %H:%M"),
+            )
+
+
 def terms_for_item(request: ConsentRequest, position: int, item: ItemInput, sample_hashes: list[dict]) -> dict:
     """The exact terms shown to the person for one item; their canonical JSON is what consent is given to."""
     organization = request.organization
@@ -237,6 +283,7 @@ def request_create(*, actor, organization: Organization, data: RequestInput) -> 
     now = timezone.now()
     phone, _errors = _validate(data, timezone.localdate())
     _refuse_if_blocked_or_cooling(organization, phone, {i.modality for i in data.items}, now)
+    _refuse_if_notifying_too_much(organization, phone, now)
     org = organization
     contact = f"{org.privacy_contact_name} <{org.privacy_contact_email}> {org.privacy_contact_phone}"
     request = ConsentRequest.objects.create(
@@ -313,6 +360,7 @@ def request_notify_again(*, actor, organization: Organization, request_id: int) 
         )
     if last and last.created_at > timezone.now() - RESEND_INTERVAL:
         raise ResendLimited(when=timezone.localtime(last.created_at + RESEND_INTERVAL).strftime("%H:%M"))
+    _refuse_if_notifying_too_much(organization, request.person_phone, timezone.now())
     notification = _notification_queue(request, reason="resend", requested_by=str(actor))
     audit.record(actor, "request.resend", request, {"organization": request.organization_id})
     return notification

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
@@ -8,10 +9,12 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
+from identity import limits
 from identity.models import Membership, Organization, OutboxMessage, User
 
-MAX_FAILED_LOGINS = 5
 BACKUP_CODE_COUNT = 10
+LOGIN_FAILURES = "operator_login"
+LOGIN_FAILURES_PER_ADDRESS = "operator_login_ip"
 
 
 class OperatorLocked(Exception):
@@ -22,30 +25,69 @@ class OperatorLocked(Exception):
         self.until = until
 
 
+def _lock_state(key_kind: str, key: str, now) -> dict:
+    state = limits.state_get(key_kind, key)
+    if state.get("locked_until") and state["locked_until"] > now:
+        raise OperatorLocked(state["locked_until"])
+    return state
+
+
+def _failure_count(key_kind: str, key: str, state: dict, threshold: int, now) -> dict | None:
+    """One more failure for `key`; returns the new lock when this failure reaches the threshold."""
+    state = {"failures": state.get("failures", 0) + 1, "rounds": state.get("rounds", 0)}
+    lock = None
+    if state["failures"] >= threshold:
+        state["rounds"] += 1
+        until = now + timedelta(minutes=settings.OPERATOR_LOGIN_LOCK_MINUTES * 2 ** (state["rounds"] - 1))
+        state.update(failures=0, locked_until=until)
+        lock = state
+    limits.state_set(key_kind, key, state, timeout=7 * 86400)
+    return lock
+
+
 @transaction.atomic
 def operator_authenticate(*, request, username: str, password: str) -> User | None:
-    """Check a password with lockout: 5 failures lock the account, each further lock lasts longer."""
-    user = User.objects.select_for_update().filter(username=username).first()
+    """Check a password with lockout per (user name, client address), the same for names that exist or not.
+
+    Keying the lock by name and address means one attacker cannot lock an operator out of every other
+    network, and a missing name locks exactly like a real one, so the answers never tell them apart. A
+    looser cap per address stops spraying one password over many names. Each lock doubles the next one.
+    Django's ModelBackend hashes the password for a missing user too, so the work is similar either way.
+    """
+    from identity.net import client_ip
+
+    ip = client_ip(request) or "-"
+    name = username.strip().lower()[:150]
+    key = f"{name}|{ip}"
     now = timezone.now()
-    if user and user.locked_until and user.locked_until > now:
-        raise OperatorLocked(user.locked_until)
+    try:
+        state = _lock_state(LOGIN_FAILURES, key, now)
+        ip_state = _lock_state(LOGIN_FAILURES_PER_ADDRESS, ip, now)
+    except OperatorLocked:
+        limits.refusal_note("operator_login_locked", key)  # a locked key writes no audit rows
+        raise
+    user = User.objects.filter(username=username).first()
     authenticated = authenticate(request, username=username, password=password)
     if authenticated is None:
-        if user:
-            user.failed_logins += 1
-            fields = ["failed_logins"]
-            if user.failed_logins % MAX_FAILED_LOGINS == 0:
-                rounds = user.failed_logins // MAX_FAILED_LOGINS
-                user.locked_until = now + timedelta(minutes=15 * 2 ** (rounds - 1))
-                fields.append("locked_until")
-                audit.record(user, "operator.locked", user, {"until": user.locked_until.isoformat()})
-            user.save(update_fields=fields)
-        audit.record("anonymous", "operator.login_failed", user, {"username": username[:150]})
+        details = {"username": username[:150], "ip": ip}
+        audit.record("anonymous", "operator.login_failed", user, details)
+        threshold = settings.OPERATOR_LOGIN_MAX_FAILURES
+        for kind, lock_key, limit in (
+            (LOGIN_FAILURES, key, threshold),
+            (LOGIN_FAILURES_PER_ADDRESS, ip, threshold * 10),
+        ):
+            lock = _failure_count(kind, lock_key, state if kind == LOGIN_FAILURES else ip_state, limit, now)
+            if lock:
+                scope = "name_and_address" if kind == LOGIN_FAILURES else "address"
+                audit.record(
+                    "anonymous",
+                    "operator.locked",
+                    user,
+                    {**details, "scope": scope, "until": lock["locked_until"].isoformat()},
+                )
         return None
-    if user.failed_logins or user.locked_until:
-        user.failed_logins, user.locked_until = 0, None
-        user.save(update_fields=["failed_logins", "locked_until"])
-    audit.record(user, "operator.password_ok", user, {})
+    limits.state_clear(LOGIN_FAILURES, key)
+    audit.record(authenticated, "operator.password_ok", authenticated, {"ip": ip})
     return authenticated
 
 

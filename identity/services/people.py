@@ -2,6 +2,7 @@
 
 import math
 import secrets
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -12,15 +13,18 @@ from django.utils.translation import gettext_lazy as _
 from django_otp import login as otp_login
 
 import audit
+from identity import limits
 from identity.crypto import blind_index, encrypt, mask_id_number, mask_name, phone_index
 from identity.errors import (
     CodeRejected,
     GuardianInvalid,
     IdentityConflict,
+    IdentityLimited,
     IdentityNotMatched,
     SendLimited,
     VerifierUnavailable,
 )
+from identity.limits import refusal_note
 from identity.models import Guardian, IdentityCheck, Person, PhoneDevice, SmsSend, User
 from identity.queueing import enqueue_on_commit
 from identity.realname import Outcome, VerificationResult, realname_verify
@@ -34,6 +38,7 @@ __all__ = [
     "person_for_phone",
     "person_identity_verify",
     "person_signin",
+    "signin_code_send",
     "sms_code_send",
     "sms_code_verify",
     "today",
@@ -69,6 +74,30 @@ def _device(person: Person) -> PhoneDevice:
     return device
 
 
+def _send_limits_check(phone: str, ip: str | None, now) -> None:
+    """The ledger limits on codes; a refusal is counted in the cache, never as a row."""
+    day_count = SmsSend.objects.filter(phone_index=phone_index(phone), created_at__gte=now - timedelta(days=1)).count()
+    if day_count >= settings.SMS_SEND_LIMIT_PER_PHONE_DAY:
+        refusal_note("sms_send_phone", phone_index(phone))
+        raise SendLimited(_("This number has received too many codes today. Try again tomorrow."))
+    if ip:
+        ip_count = SmsSend.objects.filter(ip=ip, created_at__gte=now - timedelta(hours=1)).count()
+        if ip_count >= settings.SMS_SEND_LIMIT_PER_IP_HOUR:
+            refusal_note("sms_send_ip", ip)
+            raise SendLimited(_("Too many codes were requested from your network. Try again in an hour."))
+
+
+@transaction.atomic
+def signin_code_send(*, phone: str, ip: str | None) -> PhoneDevice:
+    """Send a sign-in code to a (normalised) phone, creating its person on first contact.
+
+    The limits come first, so a refused attempt creates no user, person or audit row; the person is only
+    created when a code really goes out, which the same limits bound.
+    """
+    _send_limits_check(phone, ip, timezone.now())
+    return sms_code_send(person=person_for_phone(phone=phone), ip=ip)
+
+
 @transaction.atomic
 def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN) -> PhoneDevice:
     """Issue a fresh 6-digit code (valid 5 minutes) and queue the SMS after commit.
@@ -77,21 +106,13 @@ def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN) -> 
     hourly cap per client address. A new code replaces any earlier one, so a code bound to one set of
     terms can never be used for another.
     """
-    device = _device(person)
     now = timezone.now()
+    _send_limits_check(person.phone, ip, now)
+    device = _device(person)
     allowed, info = device.generate_is_allowed()
     if not allowed:
         wait = math.ceil((info["next_generation_at"] - now).total_seconds()) if info.get("next_generation_at") else 60
         raise SendLimited(_("A code was just sent. You can ask for another in %(seconds)s seconds."), seconds=wait)
-    day_count = SmsSend.objects.filter(
-        phone_index=phone_index(person.phone), created_at__gte=now - timedelta(days=1)
-    ).count()
-    if day_count >= settings.SMS_SEND_LIMIT_PER_PHONE_DAY:
-        raise SendLimited(_("This number has received too many codes today. Try again tomorrow."))
-    if ip:
-        ip_count = SmsSend.objects.filter(ip=ip, created_at__gte=now - timedelta(hours=1)).count()
-        if ip_count >= settings.SMS_SEND_LIMIT_PER_IP_HOUR:
-            raise SendLimited(_("Too many codes were requested from your network. Try again in an hour."))
     device.bound_to = bound_to
     device.phone = person.phone
     device.throttle_reset(commit=False)
@@ -151,12 +172,14 @@ def _code_check(person: Person, device: PhoneDevice, code: str, bound_to: str) -
 
 def person_signin(*, request, person: Person, device: PhoneDevice) -> None:
     """Sign the person in (the session key is rotated) and mark the OTP step done."""
+    from identity.net import client_ip
+
     login(request, person.user, backend="django.contrib.auth.backends.ModelBackend")
     otp_login(request, device)
-    audit.record(person, "person.signin", person, {"ip": request.META.get("REMOTE_ADDR")})
+    audit.record(person, "person.signin", person, {"ip": client_ip(request)})
 
 
-def _check_record(person: Person, subject: str, result: VerificationResult) -> IdentityCheck:
+def _check_record(person: Person, subject: str, result: VerificationResult, ip: str | None) -> IdentityCheck:
     return IdentityCheck.objects.create(
         person=person,
         subject=subject,
@@ -165,27 +188,68 @@ def _check_record(person: Person, subject: str, result: VerificationResult) -> I
         reference=result.reference[:100],
         outcome=result.outcome,
         detail=result.detail[:300],
+        ip=ip,
+        phone_index=phone_index(person.phone),
     )
 
 
-def _outcome(person: Person, subject: str, result: VerificationResult) -> IdentityCheck:
-    check = _check_record(person, subject, result)
+def _outcome(person: Person, subject: str, result: VerificationResult, ip: str | None) -> IdentityCheck:
+    check = _check_record(person, subject, result, ip)
     audit.record(person, f"{'person' if subject == 'self' else 'guardian'}.verify", person, check.as_evidence())
     return check
 
 
-def person_identity_verify(*, person: Person, legal_name: str, id_number: str) -> Person:
-    """Real-name check (Provisions Art. 9) of the signed-in person; the slow call runs outside any transaction."""
+def _identity_limits_check(person: Person, ip: str | None) -> None:
+    """Daily caps on real-name checks per person, per phone and per client address, before the paid call.
+
+    Every call leaves an IdentityCheck row, so the rows are the ledger; refusals only bump a cache counter.
+    """
+    since = timezone.now() - timedelta(days=1)
+    recent = IdentityCheck.objects.filter(created_at__gte=since)
+    per_person = settings.IDENTITY_CHECK_LIMIT_PER_PERSON_DAY
+    if (
+        recent.filter(person=person).count() >= per_person
+        or recent.filter(phone_index=phone_index(person.phone)).count() >= per_person
+    ):
+        refusal_note("identity_person", str(person.pk), window_seconds=86400)
+        raise IdentityLimited()
+    if ip and recent.filter(ip=ip).count() >= settings.IDENTITY_CHECK_LIMIT_PER_IP_DAY:
+        refusal_note("identity_ip", ip, window_seconds=86400)
+        raise IdentityLimited()
+
+
+@contextmanager
+def _one_check_at_a_time(person: Person):
+    """Checks of one person run one after another, so parallel submissions cannot all pass the cap."""
+    if not limits.claim("identity_inflight", str(person.pk), seconds=120):
+        raise IdentityLimited(_("An identity check is already running. Wait a moment, then try again."))
+    try:
+        yield
+    finally:
+        limits.release("identity_inflight", str(person.pk))
+
+
+def person_identity_verify(*, person: Person, legal_name: str, id_number: str, ip: str | None = None) -> Person:
+    """Real-name check (Provisions Art. 9) of the signed-in person; the slow call runs outside any transaction.
+
+    Within the daily caps only. Whether the ID number is bound to another person is told only after the
+    provider matched this name to it: before that, the answer would be an oracle for ID numbers.
+    """
     parsed = validate_resident_id(id_number)  # ValidationError with a precise message
     legal_name = legal_name.strip()
     index = blind_index(parsed.number, purpose="id_number")
-    if Person.objects.filter(id_number_index=index).exclude(pk=person.pk).exists():
-        raise IdentityConflict()
-    result = realname_verify(name=legal_name, id_number=parsed.number, phone=person.phone)
+    with _one_check_at_a_time(person):
+        _identity_limits_check(person, ip)
+        result = realname_verify(name=legal_name, id_number=parsed.number, phone=person.phone)
+    conflict = False
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
-        check = _outcome(person, IdentityCheck.Subject.SELF, result)
-        if result.outcome == Outcome.MATCHED:  # otherwise only the evidence commits; the caller is told below
+        check = _outcome(person, IdentityCheck.Subject.SELF, result, ip)
+        conflict = (
+            result.outcome == Outcome.MATCHED
+            and Person.objects.filter(id_number_index=index).exclude(pk=person.pk).exists()
+        )
+        if result.outcome == Outcome.MATCHED and not conflict:
             person.legal_name_enc = encrypt(legal_name, context="person.legal_name")
             person.id_number_enc = encrypt(parsed.number, context="person.id_number")
             person.id_number_index = index
@@ -195,11 +259,17 @@ def person_identity_verify(*, person: Person, legal_name: str, id_number: str) -
             person.verified_at = timezone.now()
             person.verification = check
             person.save()
+        elif conflict:
+            audit.record(person, "person.verify_conflict", person, {"check": check.pk})
+    if conflict:
+        raise IdentityConflict()
     _raise_unless_matched(result)
     return person
 
 
-def guardian_verify(*, child: Person, legal_name: str, id_number: str, relationship: str) -> Guardian:
+def guardian_verify(
+    *, child: Person, legal_name: str, id_number: str, relationship: str, ip: str | None = None
+) -> Guardian:
     """A guardian of a child under 14 proves their own identity and states the relationship."""
     parsed = validate_resident_id(id_number)
     legal_name = legal_name.strip()
@@ -209,10 +279,12 @@ def guardian_verify(*, child: Person, legal_name: str, id_number: str, relations
         raise GuardianInvalid(_("A guardian must be an adult (18 or older)."))
     if parsed.number == child.id_number:
         raise GuardianInvalid(_("The guardian's ID number must not be the child's."))
-    result = realname_verify(name=legal_name, id_number=parsed.number, phone=child.phone)
+    with _one_check_at_a_time(child):
+        _identity_limits_check(child, ip)
+        result = realname_verify(name=legal_name, id_number=parsed.number, phone=child.phone)
     with transaction.atomic():
         child = Person.objects.select_for_update().get(pk=child.pk)
-        check = _outcome(child, IdentityCheck.Subject.GUARDIAN, result)
+        check = _outcome(child, IdentityCheck.Subject.GUARDIAN, result, ip)
         if result.outcome != Outcome.MATCHED:
             guardian = None
         else:

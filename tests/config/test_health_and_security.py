@@ -45,6 +45,7 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "consent.example.com",
     "DATABASE_URL": "postgres://consent@db.example.com:5432/consent",
     "CELERY_BROKER_URL": "redis://broker.example.com:6379/0",
+    "CACHE_URL": "rediscache://broker.example.com:6379/1",
     "PII_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
     "PII_INDEX_KEY": "B" * 43 + "=",
     "SMS_BACKEND": "identity.sms.HttpSmsBackend",
@@ -118,6 +119,16 @@ def test_start_up_fails_naming_a_missing_production_secret(missing):
     result = manage("check", **env)
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+@pytest.mark.parametrize("cache_url", [None, "locmemcache://", "dummycache://"])
+def test_production_refuses_a_per_process_cache_because_limits_live_there(cache_url):
+    env = {k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}
+    if cache_url:
+        env["CACHE_URL"] = cache_url
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "CACHE_URL" in result.stderr
 
 
 @pytest.mark.django_db

@@ -204,6 +204,7 @@ def test_blocked_person_gives_a_clear_409(service, organization):
     from identity.services import person_for_phone
 
     person = person_for_phone(phone=PERSON_PHONE)
+    create(service, body(), key="first")  # only an organisation that asked can be blocked
     services.organization_block(person=person, organization_id=organization.pk)
     response = create(service, body())
     assert response.status_code == 409

@@ -3,7 +3,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEvent
 from identity.models import Membership, Organization
-from tests.conftest import OPERATOR_PASSWORD, enrol_totp, totp_now
+from tests.conftest import OPERATOR_PASSWORD, office_login
 
 pytestmark = pytest.mark.django_db
 
@@ -12,20 +12,7 @@ pytestmark = pytest.mark.django_db
 def staff_client(client, operator):
     operator.is_staff = operator.is_superuser = True
     operator.save()
-    device = enrol_totp(operator)
-    device.last_t = -1
-    device.save()
-    response = client.post(
-        "/admin/login/",
-        {
-            "username": operator.username,
-            "password": OPERATOR_PASSWORD,
-            "otp_device": device.persistent_id,
-            "otp_token": totp_now(device),
-        },
-    )
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return client
+    return office_login(client, operator)
 
 
 def test_staff_onboard_an_organisation_with_a_validated_uscc(staff_client):
@@ -68,6 +55,27 @@ def test_admin_without_otp_is_refused(client, operator):
     operator.is_staff = True
     operator.save()
     TOTPDevice.objects.filter(user=operator).delete()
-    response = client.post("/admin/login/", {"username": operator.username, "password": OPERATOR_PASSWORD})
-    assert response.status_code == 200
+    client.post("/office/login/", {"username": operator.username, "password": OPERATOR_PASSWORD})
     assert client.get("/admin/identity/organization/").status_code == 302
+
+
+def test_admin_login_is_the_office_sign_in_with_its_lockout(client, operator):
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    response = client.get("/admin/login/?next=/admin/identity/organization/")
+    assert response.status_code == 302
+    assert response["Location"] == "/office/login/?next=%2Fadmin%2Fidentity%2Forganization%2F"
+    for _ in range(5):
+        client.post("/admin/login/", {"username": operator.username, "password": "nope"})
+        client.post("/office/login/", {"username": operator.username, "password": "nope"})
+    assert AuditEvent.objects.filter(action="operator.login_failed").count() == 5  # only the office form counts
+    response = client.post("/office/login/", {"username": operator.username, "password": OPERATOR_PASSWORD})
+    assert "Too many failed attempts" in response.content.decode()
+
+
+def test_staff_reach_the_admin_page_they_asked_for_after_the_office_sign_in(client, operator):
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    client.get("/office/login/?next=/admin/identity/organization/")
+    office_login(client, operator)
+    assert client.get("/admin/identity/organization/").status_code == 200
