@@ -140,7 +140,9 @@ def test_revoke_refuses_another_persons_consent(pat, quinns_consent):
     assert not WebhookEvent.objects.filter(type="consent.revoked").exists()
 
 
-def test_block_is_the_blocking_persons_own_and_unblock_leaves_others_blocks(pat, quinn, organization):
+def test_block_is_the_blocking_persons_own_and_unblock_leaves_others_blocks(
+    pat, quinn, organization, pats_consent, quinns_consent
+):  # both were asked by the organisation, so both may block it
     services.organization_block(person=quinn, organization_id=organization.pk)
     services.organization_block(person=pat, organization_id=organization.pk)
     assert set(Block.objects.values_list("person_id", flat=True)) == {pat.pk, quinn.pk}
