@@ -240,13 +240,15 @@ REALNAME_HTTP_URL = env.str("REALNAME_HTTP_URL", default="")
 REALNAME_HTTP_APP_ID = env.str("REALNAME_HTTP_APP_ID", default="")
 REALNAME_HTTP_SECRET = env.str("REALNAME_HTTP_SECRET", default="")
 REALNAME_HTTP_METHOD = env.str("REALNAME_HTTP_METHOD", default="carrier_three_element")
-REALNAME_HTTP_TIMEOUT = env.float("REALNAME_HTTP_TIMEOUT", default=5.0)
-REALNAME_HTTP_RETRIES = env.int("REALNAME_HTTP_RETRIES", default=2)
+# The real-name check runs inside the person's web request: one attempt, this many seconds, no retry.
+REALNAME_HTTP_TIMEOUT = env.float("REALNAME_HTTP_TIMEOUT", default=3.0)
 SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
 SMS_HTTP_APP_ID = env.str("SMS_HTTP_APP_ID", default="")
 SMS_HTTP_SECRET = env.str("SMS_HTTP_SECRET", default="")
 SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)
-SMS_HTTP_RETRIES = env.int("SMS_HTTP_RETRIES", default=2)
+# SMS is sent by Celery tasks, which own the retries (one gateway attempt per try, exponential back-off).
+SMS_CODE_DELIVER_MAX_RETRIES = env.int("SMS_CODE_DELIVER_MAX_RETRIES", default=5)
+REQUEST_NOTIFY_MAX_RETRIES = env.int("REQUEST_NOTIFY_MAX_RETRIES", default=8)
 if not DEBUG and REALNAME_BACKEND.endswith("ChecksumOnlyVerifier"):
     raise ImproperlyConfigured(
         "REALNAME_BACKEND is the development checksum-only verifier; production needs a real one "
