@@ -63,14 +63,14 @@ def countdowns(monkeypatch):
 def test_a_gateway_that_stays_down_is_tried_max_retries_plus_one_times_with_growing_countdowns(
     gateway, device, countdowns, settings, no_sleep
 ):
-    settings.SMS_CODE_DELIVER_MAX_RETRIES = 3
+    settings.SMS_CODE_DELIVER_MAX_RETRIES = 5
     for _ in range(10):
         gateway.script(status=503, json={"error": "busy"})
     result = sms_code_deliver_task.apply(args=[device.pk])
     assert result.failed()
-    assert len(gateway.requests) == 4  # one attempt per try, never more: 1 + 3 retries
-    assert countdowns[:3] == [2, 4, 8]
-    assert len({r.headers["x-nonce"] for r in gateway.requests}) == 4
+    assert len(gateway.requests) == 6  # one attempt per try, never more: 1 + 5 retries
+    assert countdowns[:5] == [2, 4, 8, 16, 32]
+    assert len({r.headers["x-nonce"] for r in gateway.requests}) == 6
 
 
 def test_a_timeout_is_retried_and_the_next_answer_delivers_the_code(gateway, device, countdowns, no_sleep):
