@@ -4,6 +4,7 @@ Development defaults exist only when DJANGO_DEBUG is on; in production every sec
 set explicitly and start-up stops with ImproperlyConfigured naming the missing one.
 """
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -136,8 +137,53 @@ STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Reference samples and signed records. Several web nodes must see the same files: either object
+# storage (STORAGE_BACKEND=s3, any S3-compatible service, `pip install .[s3]`) or one shared filesystem
+# mounted at MEDIA_ROOT on every node and worker.
+STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="") or (
+    "s3" if env.str("AWS_STORAGE_BUCKET_NAME", default="") else "filesystem"
+)
+
+
+def _s3_storage() -> dict:
+    bucket = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+    if not bucket:
+        raise ImproperlyConfigured("AWS_STORAGE_BUCKET_NAME is not set but STORAGE_BACKEND=s3 needs it.")
+    if importlib.util.find_spec("storages") is None:
+        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs django-storages: pip install 'likeness-consent[s3]'.")
+    options = {
+        "bucket_name": bucket,
+        "location": env.str("AWS_LOCATION", default=""),
+        # Samples are biometric data: objects stay private (no ACL, the bucket policy decides) and every
+        # download goes through our views. Object stores have no atomic "create if absent", so we never
+        # overwrite: a second upload under a taken name gets a new name instead of replacing the first.
+        "default_acl": None,
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }
+    # Unset values stay out, so boto3's own chain (instance role, AWS_* variables) still applies.
+    for option, name in (
+        ("endpoint_url", "AWS_S3_ENDPOINT_URL"),
+        ("region_name", "AWS_S3_REGION_NAME"),
+        ("access_key", "AWS_S3_ACCESS_KEY_ID"),
+        ("secret_key", "AWS_S3_SECRET_ACCESS_KEY"),
+        ("custom_domain", "AWS_S3_CUSTOM_DOMAIN"),
+        ("addressing_style", "AWS_S3_ADDRESSING_STYLE"),
+    ):
+        value = env.str(name, default="")
+        if value:
+            options[option] = value
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+if STORAGE_BACKEND == "s3":
+    _default_storage = _s3_storage()
+elif STORAGE_BACKEND == "filesystem":
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}  # under MEDIA_ROOT
+else:
+    raise ImproperlyConfigured(f"STORAGE_BACKEND must be 'filesystem' or 's3', not {STORAGE_BACKEND!r}.")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -248,13 +294,15 @@ REALNAME_HTTP_URL = env.str("REALNAME_HTTP_URL", default="")
 REALNAME_HTTP_APP_ID = env.str("REALNAME_HTTP_APP_ID", default="")
 REALNAME_HTTP_SECRET = env.str("REALNAME_HTTP_SECRET", default="")
 REALNAME_HTTP_METHOD = env.str("REALNAME_HTTP_METHOD", default="carrier_three_element")
-REALNAME_HTTP_TIMEOUT = env.float("REALNAME_HTTP_TIMEOUT", default=5.0)
-REALNAME_HTTP_RETRIES = env.int("REALNAME_HTTP_RETRIES", default=2)
+# The real-name check runs inside the person's web request: one attempt, this many seconds, no retry.
+REALNAME_HTTP_TIMEOUT = env.float("REALNAME_HTTP_TIMEOUT", default=3.0)
 SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
 SMS_HTTP_APP_ID = env.str("SMS_HTTP_APP_ID", default="")
 SMS_HTTP_SECRET = env.str("SMS_HTTP_SECRET", default="")
 SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=5.0)
-SMS_HTTP_RETRIES = env.int("SMS_HTTP_RETRIES", default=2)
+# SMS is sent by Celery tasks, which own the retries (one gateway attempt per try, exponential back-off).
+SMS_CODE_DELIVER_MAX_RETRIES = env.int("SMS_CODE_DELIVER_MAX_RETRIES", default=5)
+REQUEST_NOTIFY_MAX_RETRIES = env.int("REQUEST_NOTIFY_MAX_RETRIES", default=8)
 if not DEBUG and REALNAME_BACKEND.endswith("ChecksumOnlyVerifier"):
     raise ImproperlyConfigured(
         "REALNAME_BACKEND is the development checksum-only verifier; production needs a real one "

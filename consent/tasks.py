@@ -1,19 +1,35 @@
 """Celery tasks of the consent app: take ids, load, call one service, idempotent."""
 
 from celery import shared_task
+from django.conf import settings
 
 from consent import services, webhooks
 from consent.services.notify import notification_deliver
-from identity.gateway import GatewayUnavailable
+from identity.gateway import GatewayUnavailable, retry_countdown
+
+# A request link stays useful for days, so the back-off may grow to an hour: 30 s, 1 min, 2 min, … 1 h.
+NOTIFY_RETRY_BASE_SECONDS = 30
+NOTIFY_RETRY_CAP_SECONDS = 3600
 
 
-@shared_task(bind=True, max_retries=8)
+@shared_task(bind=True)
 def request_notify_task(self, notification_id: int):
-    """Send the SMS (and e-mail) for one notification; retried with back-off while the gateway is down."""
+    """Send the SMS (and e-mail) for one notification.
+
+    The gateway makes one attempt per call; this task retries with back-off while it is temporarily
+    down, up to REQUEST_NOTIFY_MAX_RETRIES times. A refusal is recorded by the service and not retried.
+    """
+    max_retries = settings.REQUEST_NOTIFY_MAX_RETRIES
     try:
-        return notification_deliver(notification_id=notification_id, final=self.request.retries >= self.max_retries)
+        return notification_deliver(notification_id=notification_id, final=self.request.retries >= max_retries)
     except GatewayUnavailable as exc:
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc
+        countdown = retry_countdown(
+            self.request.retries,
+            base=NOTIFY_RETRY_BASE_SECONDS,
+            cap=NOTIFY_RETRY_CAP_SECONDS,
+            retry_after=exc.retry_after,
+        )
+        raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
 
 
 @shared_task

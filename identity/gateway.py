@@ -1,9 +1,13 @@
 """Signed JSON over HTTP: the one way we talk to outside gateways (real-name checks, SMS).
 
 Each request carries ``X-App-Id``, ``X-Timestamp`` (unix seconds), ``X-Nonce`` and ``X-Signature``,
-the hex HMAC-SHA256 of ``"{timestamp}\\n{nonce}\\n"`` followed by the exact body bytes. Transient
-failures (connection errors, timeouts, 5xx, 429) are retried with a short, bounded back-off; a 4xx
-is never retried because sending the same request again cannot fix it.
+the hex HMAC-SHA256 of ``"{timestamp}\\n{nonce}\\n"`` followed by the exact body bytes.
+
+One call is one HTTP attempt and never sleeps: this adapter runs inside web requests (the real-name
+check), where a retry loop would hold a worker and the person's page hostage. It only sorts failures
+into temporary (``GatewayUnavailable``: connection error, timeout, 5xx, 429), which a Celery task may
+retry later with back-off, and permanent (``GatewayRejected``: any other 4xx, a redirect, a body that is
+not a JSON object), which sending the same request again cannot fix. Retries belong to the tasks.
 """
 
 import hashlib
@@ -19,25 +23,24 @@ from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
 
-# Seconds to wait before retry n is BACKOFF_SECONDS * n, and never more than BACKOFF_BUDGET_SECONDS in all.
-BACKOFF_SECONDS = 0.2
-BACKOFF_BUDGET_SECONDS = 2.0
-RETRYABLE_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+TEMPORARY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 BODY_EXCERPT_CHARS = 500
 
 
 class GatewayUnavailable(Exception):
-    """The gateway could not be reached or kept failing; trying again later may succeed."""
+    """Temporary: the gateway could not be reached, timed out or was overloaded; a later try may succeed."""
 
     code = "gateway_unavailable"
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, retry_after: float | None = None):
         super().__init__(reason)
         self.reason = reason
+        # The gateway's own Retry-After (429/503), in seconds, for a task to wait at least that long.
+        self.retry_after = retry_after
 
 
 class GatewayRejected(Exception):
-    """The gateway refused the request (4xx) or answered something that is not a JSON object.
+    """Permanent: the gateway refused the request (4xx) or answered something that is not a JSON object.
 
     Retrying the same request cannot help: this is a configuration or contract problem on our side.
     """
@@ -76,7 +79,7 @@ def encode_body(payload: dict) -> bytes:
 
 
 def _signed_headers(app_id: str, secret: str, body: bytes) -> dict:
-    # Fresh timestamp and nonce per attempt, so a retry is not mistaken for a replay.
+    # Fresh timestamp and nonce per call, so a task's retry is not mistaken for a replay.
     timestamp = str(int(time.time()))
     nonce = secrets.token_hex(16)
     return {
@@ -98,32 +101,44 @@ def _parse(response: httpx.Response) -> dict:
     return answer
 
 
-def signed_post(*, url: str, app_id: str, secret: str, payload: dict, timeout: float, retries: int) -> dict:
-    """POST ``payload`` as signed JSON and return the JSON object the gateway answers.
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None  # absent, or an HTTP date: the task's own back-off applies
+    return seconds if seconds >= 0 else None
 
-    Raises ``GatewayUnavailable`` once ``retries`` further attempts have failed transiently, and
-    ``GatewayRejected`` at once for a 4xx, a redirect or a body that is not a JSON object.
+
+def signed_post(*, url: str, app_id: str, secret: str, payload: dict, timeout: float) -> dict:
+    """POST ``payload`` as signed JSON, once, and return the JSON object the gateway answers.
+
+    Raises ``GatewayUnavailable`` for a temporary failure and ``GatewayRejected`` for a permanent one;
+    never retries and never sleeps (see the module docstring).
     """
     body = encode_body(payload)
-    attempts = max(retries, 0) + 1
-    slept = 0.0
-    with httpx.Client(timeout=timeout) as client:
-        for attempt in range(1, attempts + 1):
-            try:
-                response = client.post(url, content=body, headers=_signed_headers(app_id, secret, body))
-            except httpx.TimeoutException:
-                cause = "timeout"
-            except httpx.TransportError as exc:
-                cause = f"connection failed ({type(exc).__name__})"
-            else:
-                if response.status_code not in RETRYABLE_STATUSES:
-                    if not response.is_success:
-                        raise GatewayRejected(response.status_code, response.text[:BODY_EXCERPT_CHARS])
-                    return _parse(response)
-                cause = f"HTTP {response.status_code}"
-            logger.warning("gateway %s: %s on attempt %d of %d", url, cause, attempt, attempts)
-            if attempt < attempts:
-                pause = min(BACKOFF_SECONDS * attempt, max(BACKOFF_BUDGET_SECONDS - slept, 0.0))
-                time.sleep(pause)
-                slept += pause
-    raise GatewayUnavailable(f"{cause} after {attempts} attempt{'s' if attempts > 1 else ''}")
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            response = client.post(url, content=body, headers=_signed_headers(app_id, secret, body))
+    except httpx.TimeoutException as exc:
+        logger.warning("gateway %s: timeout after %ss", url, timeout)
+        raise GatewayUnavailable("timeout") from exc
+    except httpx.TransportError as exc:
+        logger.warning("gateway %s: connection failed (%s)", url, type(exc).__name__)
+        raise GatewayUnavailable(f"connection failed ({type(exc).__name__})") from exc
+    if response.status_code in TEMPORARY_STATUSES:
+        logger.warning("gateway %s: HTTP %d", url, response.status_code)
+        raise GatewayUnavailable(f"HTTP {response.status_code}", retry_after=_retry_after(response))
+    if not response.is_success:
+        raise GatewayRejected(response.status_code, response.text[:BODY_EXCERPT_CHARS])
+    return _parse(response)
+
+
+def retry_countdown(retries: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Seconds a task waits before retry number ``retries + 1``: exponential from ``base``, at most ``cap``.
+
+    A gateway's Retry-After is honoured (up to ``cap``) when it asks for longer than our own back-off.
+    """
+    countdown = min(base * 2**retries, cap)
+    if retry_after is not None:
+        countdown = max(countdown, min(retry_after, cap))
+    return countdown

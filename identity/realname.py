@@ -74,7 +74,9 @@ class HttpRealNameVerifier:
     """A real-name provider behind the signed HTTP gateway (see ``identity.gateway``).
 
     Network trouble never reaches the caller: it becomes an ``unavailable`` outcome, so a person is
-    never told they do not match because our provider was down or we misconfigured it.
+    never told they do not match because our provider was down or we misconfigured it. The check runs
+    inside the person's web request, so it is exactly one attempt with a short timeout and no sleep:
+    when the provider is down the person is told to try again, rather than kept waiting through retries.
     """
 
     backend = "http"
@@ -101,8 +103,7 @@ class HttpRealNameVerifier:
                 app_id=app_id,
                 secret=secret,
                 payload=payload,
-                timeout=float(getattr(settings, "REALNAME_HTTP_TIMEOUT", 5)),
-                retries=int(getattr(settings, "REALNAME_HTTP_RETRIES", 2)),
+                timeout=float(getattr(settings, "REALNAME_HTTP_TIMEOUT", 3)),
             )
         except GatewayUnavailable as exc:
             logger.warning("real-name provider unavailable: %s", exc.reason)

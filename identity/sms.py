@@ -21,8 +21,8 @@ class OutboxSmsBackend:
 class HttpSmsBackend:
     """Production backend: the signed HTTP SMS gateway (see ``identity.gateway``).
 
-    Raises ``GatewayUnavailable`` when the gateway is down, so the calling task retries later, and
-    ``GatewayRejected`` when it refuses the message, which no retry can fix.
+    One attempt per call. Raises ``GatewayUnavailable`` when the gateway is down, so the calling task
+    retries later with back-off, and ``GatewayRejected`` when it refuses the message, which no retry can fix.
     """
 
     def send(self, *, phone: str, text: str) -> str:
@@ -32,7 +32,6 @@ class HttpSmsBackend:
             secret=required_setting("SMS_HTTP_SECRET"),
             payload={"to": phone, "text": text},
             timeout=float(getattr(settings, "SMS_HTTP_TIMEOUT", 5)),
-            retries=int(getattr(settings, "SMS_HTTP_RETRIES", 2)),
         )
         if not answer.get("message_id"):
             raise GatewayRejected(200, f"no message_id in the answer: {answer}")

@@ -1,6 +1,7 @@
 """Signed PDF records of consents and withdrawals: queued after commit, rendered once per (consent, kind)."""
 
 import hashlib
+import secrets
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
@@ -80,7 +81,10 @@ def artifact_generate(*, consent_id: int, kind: str) -> Artifact:
         grant_sha256 = grant.sha256 if grant else ""
     pdf = artifact_build(consent, kind, grant_sha256=grant_sha256)
     artifact = Artifact(consent=consent, kind=kind, sha256=hashlib.sha256(pdf).hexdigest(), size=len(pdf))
-    artifact.file.save(f"consent-{consent_id}-{kind}.pdf", ContentFile(pdf), save=False)
+    # A name of its own per run: on object storage a race for one name would let the loser's clean-up
+    # below delete the winner's record.
+    name = f"consent-{consent_id}-{kind}-{secrets.token_hex(8)}.pdf"
+    artifact.file.save(name, ContentFile(pdf), save=False)
     try:
         with transaction.atomic():
             artifact.save(force_insert=True)

@@ -8,7 +8,7 @@ from django.utils import timezone, translation
 
 import audit
 from consent.models import ConsentRequest, Notification, NotificationAttempt
-from identity.gateway import GatewayUnavailable
+from identity.gateway import GatewayRejected, GatewayUnavailable
 from identity.sms import sms_send
 
 __all__ = ["notification_deliver", "notifications_sweep", "request_link"]
@@ -39,6 +39,7 @@ def notification_deliver(*, notification_id: int, final: bool = False) -> str:
     """Send one notification. Idempotent: a notification already sent is not sent again.
 
     Raises GatewayUnavailable so that the task retries; on the final attempt the notification is marked failed.
+    A refusal by the gateway (GatewayRejected) is permanent: recorded, marked failed at once, not raised.
     """
     notification = Notification.objects.select_related("request__organization").get(pk=notification_id)
     request = notification.request
@@ -54,6 +55,10 @@ def notification_deliver(*, notification_id: int, final: bool = False) -> str:
         if final:
             _finish(notification, Notification.State.FAILED, f"SMS gateway unavailable: {exc}")
         raise
+    except GatewayRejected as exc:
+        _attempt(notification, "sms", False, error=str(exc))
+        _finish(notification, Notification.State.FAILED, f"SMS gateway refused the message: {exc}")
+        return "rejected"
     _attempt(notification, "sms", True, reference=reference)
     if request.person_email:
         try:

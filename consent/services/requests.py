@@ -327,7 +327,9 @@ def request_create(*, actor, organization: Organization, data: RequestInput) -> 
         for sample, kind, content_type, digest in prepared:
             stored = Sample(item=item, kind=kind, content_type=content_type, size=len(sample.content), sha256=digest)
             stored.original_name = sample.name[:200]
-            stored.file.save(f"{digest}", ContentFile(sample.content), save=False)
+            # Never the bare digest: the same bytes in two requests would share one object on object
+            # storage, and deleting one person's samples would delete the other's.
+            stored.file.save(f"{digest}-{secrets.token_hex(8)}", ContentFile(sample.content), save=False)
             stored.save()
     audit.record(
         actor,

@@ -1,6 +1,5 @@
 import pytest
 
-from identity import gateway as gateway_module
 from tests.identity.fake_gateway import FakeGateway
 
 APP_ID = "consent-test"
@@ -9,7 +8,6 @@ SECRET = "gateway-test-secret"
 
 @pytest.fixture
 def fake(monkeypatch):
-    monkeypatch.setattr(gateway_module, "BACKOFF_SECONDS", 0.01)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     server = FakeGateway(app_id=APP_ID, secret=SECRET).start()
     yield server

@@ -21,6 +21,7 @@ class Scripted:
     json: dict | None = None
     raw: bytes | None = None
     delay: float = 0.0
+    headers: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,23 @@ class FakeGateway:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{path}"
 
-    def configure(self, settings, prefix: str, path: str, *, timeout: float = 2, retries: int = 1):
-        """Point the ``<prefix>_URL/_APP_ID/_SECRET/_TIMEOUT/_RETRIES`` settings at this server."""
-        values = {"URL": self.url(path), "APP_ID": self.app_id, "SECRET": self.secret}
-        for name, value in {**values, "TIMEOUT": timeout, "RETRIES": retries}.items():
+    def configure(self, settings, prefix: str, path: str, *, timeout: float = 2):
+        """Point the ``<prefix>_URL/_APP_ID/_SECRET/_TIMEOUT`` settings at this server."""
+        values = {"URL": self.url(path), "APP_ID": self.app_id, "SECRET": self.secret, "TIMEOUT": timeout}
+        for name, value in values.items():
             setattr(settings, f"{prefix}_{name}", value)
 
-    def script(self, *, status: int = 200, json: dict | None = None, raw: bytes | None = None, delay: float = 0.0):
+    def script(
+        self,
+        *,
+        status: int = 200,
+        json: dict | None = None,
+        raw: bytes | None = None,
+        delay: float = 0.0,
+        headers: dict | None = None,
+    ):
         """Queue the answer to the next request; unscripted requests get the default behaviour."""
-        self._script.append(Scripted(status, json, raw, delay))
+        self._script.append(Scripted(status, json, raw, delay, headers))
 
     def start(self) -> "FakeGateway":
         self._thread.start()
@@ -113,6 +122,8 @@ def _handler_for(gateway: FakeGateway):
                 self.send_response(scripted.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(content)))
+                for name, value in (scripted.headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(content)
             except (BrokenPipeError, ConnectionResetError):

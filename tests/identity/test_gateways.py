@@ -47,23 +47,50 @@ def test_another_name_with_the_same_number_is_not_matched(realname):
     assert result.reference == "r-1"
 
 
-def test_a_slow_provider_is_unavailable_after_the_configured_retries(realname, settings):
+@pytest.fixture
+def no_sleep(monkeypatch):
+    """Any sleep in the code under test fails the test: web requests never sleep, tasks wait in the broker."""
+
+    def refuse(seconds):
+        raise AssertionError(f"time.sleep({seconds}) called")
+
+    monkeypatch.setattr(time, "sleep", refuse)
+
+
+def test_a_slow_provider_is_unavailable_after_one_attempt(realname, settings, no_sleep):
     settings.REALNAME_HTTP_TIMEOUT = 0.3
-    settings.REALNAME_HTTP_RETRIES = 2
     for _ in range(3):
         realname.script(json={"result": "match", "request_id": "too-late"}, delay=5)
     result = realname_verify(**ZHANG_SAN)
     assert result.outcome == Outcome.UNAVAILABLE
     assert "timeout" in result.detail
-    assert len(realname.requests) == settings.REALNAME_HTTP_RETRIES + 1
+    assert len(realname.requests) == 1
 
 
-def test_a_503_is_retried_and_the_next_answer_counts(realname):
+def test_a_503_is_unavailable_at_once_and_not_retried(realname, no_sleep):
     realname.script(status=503, json={"error": "busy"})
     result = realname_verify(**ZHANG_SAN)
-    assert result.outcome == Outcome.MATCHED
+    assert result.outcome == Outcome.UNAVAILABLE
+    assert "HTTP 503" in result.detail
+    assert len(realname.requests) == 1
+
+
+@pytest.mark.django_db
+def test_the_real_name_page_asks_the_provider_once_and_never_sleeps(client, realname, no_sleep):
+    from tests.identity.test_people import ADULT_ID, NAME, sign_in
+
+    person = sign_in(client)
+    realname.script(status=503, json={"error": "down"})
+    response = client.post("/identity/", {"legal_name": NAME, "id_number": ADULT_ID})
+    assert response.status_code == 200
+    assert "cannot be reached right now" in response.content.decode()
+    assert len(realname.requests) == 1
+    person.refresh_from_db()
+    assert not person.is_verified
+    client.post("/identity/", {"legal_name": NAME, "id_number": ADULT_ID})  # trying again later works
+    person.refresh_from_db()
+    assert person.is_verified
     assert len(realname.requests) == 2
-    assert realname.requests[0].headers["x-nonce"] != realname.requests[1].headers["x-nonce"]
 
 
 @pytest.mark.parametrize(
@@ -127,12 +154,28 @@ def test_sms_gateway_down_raises_gateway_unavailable(sms, settings):
     assert "connection failed" in raised.value.reason
 
 
-def test_sms_gateway_failing_with_503_raises_after_the_retries(sms):
-    for _ in range(2):
-        sms.script(status=503, json={"error": "busy"})
-    with pytest.raises(GatewayUnavailable, match="HTTP 503 after 2 attempts"):
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+def test_sms_gateway_overloaded_raises_gateway_unavailable_after_one_attempt(sms, no_sleep, status):
+    sms.script(status=status, json={"error": "busy"})
+    with pytest.raises(GatewayUnavailable, match=f"HTTP {status}") as raised:
         sms_send(phone="+8613800138000", text="验证码 123456")
-    assert len(sms.requests) == 2
+    assert raised.value.retry_after is None
+    assert len(sms.requests) == 1
+
+
+def test_sms_gateway_timeout_raises_gateway_unavailable_after_one_attempt(sms, settings, no_sleep):
+    settings.SMS_HTTP_TIMEOUT = 0.3
+    sms.script(json={"message_id": "too-late"}, delay=5)
+    with pytest.raises(GatewayUnavailable, match="timeout"):
+        sms_send(phone="+8613800138000", text="验证码 123456")
+    assert len(sms.requests) == 1
+
+
+def test_sms_gateway_retry_after_is_passed_on_to_the_caller(sms):
+    sms.script(status=429, json={"error": "slow down"}, headers={"Retry-After": "17"})
+    with pytest.raises(GatewayUnavailable) as raised:
+        sms_send(phone="+8613800138000", text="验证码 123456")
+    assert raised.value.retry_after == 17.0
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,103 @@
+"""A request's notification: the task owns the retries, one gateway attempt per try, against a local fake gateway.
+
+Tasks run eagerly here, so a retry runs at once (Celery ignores the countdown in eager mode); a spy on
+``Task.retry`` records the countdowns the task asked for.
+"""
+
+import time
+
+import pytest
+
+from audit.models import AuditEvent
+from consent import services
+from consent.models import Notification
+from consent.tasks import request_notify_task
+from tests.consent.conftest import request_input
+from tests.identity.conftest import fake  # noqa: F401  (the local fake gateway fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def notification(organization, operator, monkeypatch):
+    """A request whose notification is still queued (as if the broker held it)."""
+    with monkeypatch.context() as queueing:
+        queueing.setattr(request_notify_task, "delay", lambda *args: None)
+        request = services.request_create(actor=operator, organization=organization, data=request_input())
+    return request.notifications.get()
+
+
+@pytest.fixture
+def gateway(settings, fake):  # noqa: F811
+    settings.SMS_BACKEND = "identity.sms.HttpSmsBackend"
+    fake.configure(settings, "SMS_HTTP", "/sms", timeout=0.3)
+    return fake
+
+
+@pytest.fixture
+def countdowns(monkeypatch):
+    # Eager tasks propagate errors by default, which would stop at the first retry instead of running it.
+    monkeypatch.setitem(request_notify_task.app.conf, "task_eager_propagates", False)
+    monkeypatch.setattr(time, "sleep", lambda seconds: pytest.fail(f"time.sleep({seconds}) called"))
+    seen = []
+    original = request_notify_task.retry
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("countdown"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(request_notify_task, "retry", spy)
+    return seen
+
+
+def test_a_gateway_that_stays_down_is_tried_max_retries_plus_one_times_then_the_notification_fails(
+    notification, gateway, countdowns, settings
+):
+    settings.REQUEST_NOTIFY_MAX_RETRIES = 4
+    for _ in range(20):
+        gateway.script(status=503, json={"error": "busy"})
+    result = request_notify_task.apply(args=[notification.pk])
+    assert result.failed()
+    assert len(gateway.requests) == 5
+    assert countdowns[:4] == [30, 60, 120, 240]
+    notification.refresh_from_db()
+    assert notification.state == Notification.State.FAILED
+    assert [a.ok for a in notification.attempts.all()] == [False] * 5
+    assert AuditEvent.objects.filter(action="request.notify_failed").count() == 1
+
+
+def test_the_back_off_is_capped_at_an_hour(notification, gateway, countdowns, settings):
+    settings.REQUEST_NOTIFY_MAX_RETRIES = 9
+    for _ in range(20):
+        gateway.script(status=500, json={"error": "oops"})
+    request_notify_task.apply(args=[notification.pk])
+    assert len(gateway.requests) == 10
+    assert countdowns[:9] == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+
+
+def test_a_timeout_then_success_sends_the_notification_once(notification, gateway, countdowns):
+    gateway.script(json={"message_id": "too-late"}, delay=5)
+    result = request_notify_task.apply(args=[notification.pk])
+    assert result.successful()
+    assert len(gateway.requests) == 2
+    assert countdowns == [30]
+    notification.refresh_from_db()
+    assert notification.state == Notification.State.SENT
+    assert [a.ok for a in notification.attempts.all()] == [False, True]
+
+
+def test_a_refused_message_is_recorded_and_never_retried(notification, gateway, countdowns):
+    gateway.script(status=400, json={"error": "number barred"})
+    result = request_notify_task.apply(args=[notification.pk])
+    assert result.successful()
+    assert result.get() == "rejected"
+    assert len(gateway.requests) == 1
+    assert countdowns == []
+    notification.refresh_from_db()
+    assert notification.state == Notification.State.FAILED
+    [attempt] = notification.attempts.all()
+    assert not attempt.ok
+    assert "HTTP 400" in attempt.error
+    assert "number barred" in attempt.error
+    event = AuditEvent.objects.get(action="request.notify_failed")
+    assert "refused" in event.data["error"]

@@ -1,0 +1,119 @@
+"""The SMS code task owns the retries: back-off on temporary gateway failures, none on refusals.
+
+Tasks run eagerly here, so a retry runs at once (Celery's eager apply ignores the countdown); the
+countdowns the task asked for are recorded by a spy on ``Task.retry``.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from identity import services
+from identity.tasks import sms_code_deliver_task
+from tests.identity.fake_gateway import closed_port_url
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "+8613912345678"
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    def refuse(seconds):
+        raise AssertionError(f"time.sleep({seconds}) called")
+
+    monkeypatch.setattr(time, "sleep", refuse)
+
+
+@pytest.fixture
+def device(settings):
+    """A person with a fresh sign-in code, issued while SMS still went to the dev outbox."""
+    settings.SMS_BACKEND = "identity.sms.OutboxSmsBackend"
+    person = services.person_for_phone(phone=PHONE)
+    return services.sms_code_send(person=person, ip=None)
+
+
+@pytest.fixture
+def gateway(settings, fake, device):
+    """From now on SMS goes to the local fake gateway."""
+    settings.SMS_BACKEND = "identity.sms.HttpSmsBackend"
+    fake.configure(settings, "SMS_HTTP", "/sms", timeout=0.3)
+    return fake
+
+
+@pytest.fixture
+def countdowns(monkeypatch):
+    # Eager tasks propagate errors by default, which would stop at the first retry instead of running it.
+    monkeypatch.setitem(sms_code_deliver_task.app.conf, "task_eager_propagates", False)
+    seen = []
+    original = sms_code_deliver_task.retry
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("countdown"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sms_code_deliver_task, "retry", spy)
+    return seen
+
+
+def test_a_gateway_that_stays_down_is_tried_max_retries_plus_one_times_with_growing_countdowns(
+    gateway, device, countdowns, settings, no_sleep
+):
+    settings.SMS_CODE_DELIVER_MAX_RETRIES = 5
+    for _ in range(10):
+        gateway.script(status=503, json={"error": "busy"})
+    result = sms_code_deliver_task.apply(args=[device.pk])
+    assert result.failed()
+    assert len(gateway.requests) == 6  # one attempt per try, never more: 1 + 5 retries
+    assert countdowns[:5] == [2, 4, 8, 16, 32]
+    assert len({r.headers["x-nonce"] for r in gateway.requests}) == 6
+
+
+def test_a_timeout_is_retried_and_the_next_answer_delivers_the_code(gateway, device, countdowns, no_sleep):
+    gateway.script(json={"message_id": "too-late"}, delay=5)
+    gateway.script(status=502, json={"error": "bad gateway"})
+    result = sms_code_deliver_task.apply(args=[device.pk])
+    assert result.successful()
+    assert result.get() == "m-3"
+    assert len(gateway.requests) == 3
+    assert countdowns == [2, 4]
+    assert device.token in gateway.requests[-1].json["text"]
+
+
+def test_a_connection_failure_is_retried(gateway, device, countdowns, settings):
+    settings.SMS_HTTP_URL = closed_port_url("/sms")
+    settings.SMS_CODE_DELIVER_MAX_RETRIES = 1
+    result = sms_code_deliver_task.apply(args=[device.pk])
+    assert result.failed()
+    assert "connection failed" in str(result.result)
+    assert countdowns[:1] == [2]
+
+
+def test_a_refused_message_is_logged_and_never_retried(gateway, device, countdowns, caplog):
+    gateway.script(status=400, json={"error": "bad number"})
+    with caplog.at_level(logging.ERROR, logger="identity.tasks"):
+        result = sms_code_deliver_task.apply(args=[device.pk])
+    assert result.successful()
+    assert result.get() is None
+    assert len(gateway.requests) == 1
+    assert countdowns == []
+    assert "HTTP 400" in caplog.text
+    assert "bad number" in caplog.text
+
+
+def test_the_gateways_retry_after_stretches_the_countdown(gateway, device, countdowns):
+    gateway.script(status=429, json={"error": "slow down"}, headers={"Retry-After": "20"})
+    result = sms_code_deliver_task.apply(args=[device.pk])
+    assert result.successful()
+    assert countdowns == [20]
+
+
+def test_a_retry_after_the_code_expired_sends_nothing(gateway, device, countdowns):
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        result = sms_code_deliver_task.apply(args=[device.pk])
+    assert result.get() is None
+    assert gateway.requests == []
