@@ -14,6 +14,18 @@ MAX_FAILED_LOGINS = 5
 BACKUP_CODE_COUNT = 10
 
 
+def operator_event_record(actor, action: str, user: User | None, data: dict) -> None:
+    """Record an event about an operator once for each organisation they work for.
+
+    Sign-ins, lockouts and password changes concern every organisation whose data the operator can
+    reach, and an event is scoped to exactly one organisation. Platform staff without a membership
+    (and unknown usernames) get one event that no organisation sees.
+    """
+    organization_ids = list(user.memberships.values_list("organization_id", flat=True)) if user else []
+    for organization_id in organization_ids or [None]:
+        audit.record(actor, action, user, data, organization=organization_id)
+
+
 class OperatorLocked(Exception):
     code = "operator_locked"
 
@@ -38,14 +50,14 @@ def operator_authenticate(*, request, username: str, password: str) -> User | No
                 rounds = user.failed_logins // MAX_FAILED_LOGINS
                 user.locked_until = now + timedelta(minutes=15 * 2 ** (rounds - 1))
                 fields.append("locked_until")
-                audit.record(user, "operator.locked", user, {"until": user.locked_until.isoformat()})
+                operator_event_record(user, "operator.locked", user, {"until": user.locked_until.isoformat()})
             user.save(update_fields=fields)
-        audit.record("anonymous", "operator.login_failed", user, {"username": username[:150]})
+        operator_event_record("anonymous", "operator.login_failed", user, {"username": username[:150]})
         return None
     if user.failed_logins or user.locked_until:
         user.failed_logins, user.locked_until = 0, None
         user.save(update_fields=["failed_logins", "locked_until"])
-    audit.record(user, "operator.password_ok", user, {})
+    operator_event_record(user, "operator.password_ok", user, {})
     return authenticated
 
 
@@ -67,12 +79,12 @@ def totp_enrolment_confirm(*, user: User, device_id: int, token: str) -> list[st
     """Confirm the device when the code matches; returns the new backup codes (shown once)."""
     device = TOTPDevice.objects.select_for_update().get(pk=device_id, user=user, confirmed=False)
     if not device.verify_token(token):
-        audit.record(user, "operator.otp_failed", user, {"device": "totp-enrolment"})
+        operator_event_record(user, "operator.otp_failed", user, {"device": "totp-enrolment"})
         return None
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = backup_codes_regenerate(user=user)
-    audit.record(user, "operator.totp_enrolled", user, {"device_id": device.pk})
+    operator_event_record(user, "operator.totp_enrolled", user, {"device_id": device.pk})
     return codes
 
 
@@ -94,9 +106,9 @@ def operator_otp_verify(*, user: User, token: str):
         *StaticDevice.objects.filter(user=user, confirmed=True),
     ]:
         if device.verify_token(token):
-            audit.record(user, "operator.login", user, {"device": device.persistent_id})
+            operator_event_record(user, "operator.login", user, {"device": device.persistent_id})
             return device
-    audit.record(user, "operator.otp_failed", user, {})
+    operator_event_record(user, "operator.otp_failed", user, {})
     return None
 
 
@@ -153,7 +165,7 @@ def operator_set_password(*, actor, user: User, password: str) -> None:
     validate_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
-    audit.record(actor, "operator.password_set", user, {})
+    operator_event_record(actor, "operator.password_set", user, {})
 
 
 @transaction.atomic
