@@ -47,7 +47,7 @@ def _organization_id(organization, target, data: dict) -> int | None:
         if isinstance(getattr(target, "organization_id", None), int):
             return target.organization_id
     value = data.get("organization")
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def event_record(*, actor, action: str, target=None, data: dict | None = None, organization=None) -> AuditEvent:

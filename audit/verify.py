@@ -168,4 +168,4 @@ def chain_verify(progress: Callable[[int, int], None] | None = None, trusted: Au
 
 def _legacy_organization(data: dict) -> int | None:
     value = data.get("organization") if isinstance(data, dict) else None
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
