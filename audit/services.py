@@ -40,12 +40,9 @@ def _organization_id(organization, target, data: dict) -> int | None:
     """The organisation an event concerns: given, else the target's own, else data["organization"]."""
     if organization is not None:
         return organization if isinstance(organization, int) else organization.pk
-    if isinstance(target, models.Model):
-        # Duck-typed so that audit imports nothing of identity: an organisation is its own scope.
-        if target._meta.label_lower == "identity.organization":
-            return target.pk
-        if isinstance(getattr(target, "organization_id", None), int):
-            return target.organization_id
+    # Duck-typed so that audit imports nothing of identity or consent.
+    if isinstance(target, models.Model) and isinstance(getattr(target, "organization_id", None), int):
+        return target.organization_id
     value = data.get("organization")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 

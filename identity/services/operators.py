@@ -146,7 +146,7 @@ def organization_create(
         privacy_contact_phone=normalize_phone(privacy_contact_phone),
         address=address,
     )
-    audit.record(actor, "organization.create", organization, {"uscc": organization.uscc})
+    audit.record(actor, "organization.create", organization, {"uscc": organization.uscc}, organization=organization)
     return organization
 
 
