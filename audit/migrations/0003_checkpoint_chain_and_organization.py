@@ -14,6 +14,7 @@ On PostgreSQL the append-only trigger is switched off for the duration of that o
 import hashlib
 
 from django.db import migrations, models
+from django.db.migrations.exceptions import IrreversibleError
 
 GENESIS = "0" * 64
 TABLE = "audit_auditevent"
@@ -29,7 +30,12 @@ def number_checkpoints(apps, schema_editor):
 
 
 def unnumber_checkpoints(apps, schema_editor):
-    pass  # the columns are dropped by the schema operations that follow in reverse
+    # The columns are dropped by the schema operations that follow in reverse; a chained checkpoint
+    # would then fail its signature for good, so refuse rather than break the log.
+    if apps.get_model("audit", "AuditCheckpoint").objects.filter(version__gte=2).exists():
+        raise IrreversibleError(
+            "chained (version 2) audit checkpoints exist; dropping cp_seq and prev would void their signatures"
+        )
 
 
 def _trigger(schema_editor, state: str):
@@ -54,7 +60,11 @@ def backfill_organization(apps, schema_editor):
 
 
 def clear_organization(apps, schema_editor):
-    pass  # the column is dropped by the schema operation that follows in reverse
+    # Events hashed with organization_id (version 2) would no longer verify once the column is dropped.
+    if apps.get_model("audit", "AuditEvent").objects.filter(hash_version__gte=2).exists():
+        raise IrreversibleError(
+            "audit events with hash version 2 exist; dropping organization_id would break their hashes"
+        )
 
 
 class Migration(migrations.Migration):

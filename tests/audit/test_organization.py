@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import connection
+from django.db.migrations.exceptions import IrreversibleError
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
@@ -89,3 +90,15 @@ def test_migration_backfills_the_column_from_the_data_and_numbers_old_checkpoint
     chained = checkpoint_create()
     assert (chained.cp_seq, chained.version) == (2, 2)
     assert run_verify()[0] == 0
+
+
+def test_migration_refuses_to_reverse_once_events_or_checkpoints_depend_on_the_new_columns():
+    state_apps = MigrationLoader(connection).project_state(("audit", MIGRATION)).apps
+    migration.clear_organization(state_apps, None)  # nothing written since: reversible
+    migration.unnumber_checkpoints(state_apps, None)
+    audit.record("alice", "thing.create", None, {}, organization=1)
+    checkpoint_create()
+    with pytest.raises(IrreversibleError, match="hash version 2"):
+        migration.clear_organization(state_apps, None)
+    with pytest.raises(IrreversibleError, match="chained"):
+        migration.unnumber_checkpoints(state_apps, None)
