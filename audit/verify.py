@@ -51,7 +51,9 @@ def trusted_checkpoint_parse(value: dict) -> AuditCheckpoint:
             signature=str(value["signature"]),
         )
         base64.b64decode(checkpoint.signature, validate=True)
-    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+    except KeyError as exc:
+        raise BadCheckpoint(f"not a checkpoint: the field {exc.args[0]} is missing") from exc
+    except (TypeError, ValueError, binascii.Error) as exc:
         raise BadCheckpoint(f"not a checkpoint: {exc}") from exc
     if checkpoint.version < 2:
         raise BadCheckpoint("only chained (version 2) checkpoints can be kept by an auditor")
