@@ -1,8 +1,8 @@
 """Append-only, hash-chained audit log (Provisions Art. 10). One entry point: `audit.record(...)`."""
 
 
-def record(actor, action: str, target=None, data: dict | None = None):
+def record(actor, action: str, target=None, data: dict | None = None, *, organization=None):
     """Append an event inside the caller's transaction; see `audit.services.event_record`."""
     from audit.services import event_record
 
-    return event_record(actor=actor, action=action, target=target, data=data)
+    return event_record(actor=actor, action=action, target=target, data=data, organization=organization)

@@ -39,6 +39,12 @@ class AuditEvent(models.Model):
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict)
+    # The organisation the event concerns: a plain integer, not a foreign key, so that audit imports
+    # nothing of identity and no deletion elsewhere can cascade into the log.
+    organization_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # 1: written before organization_id existed, so the hash does not cover it (verify instead checks
+    # it equals data["organization"], which the hash does cover). 2: the hash covers organization_id.
+    hash_version = models.PositiveSmallIntegerField(default=2)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -71,17 +77,27 @@ class AuditEvent(models.Model):
             "target_id": self.target_id,
             "data": self.data,
             "prev_hash": self.prev_hash,
-        }
+        } | ({"organization_id": self.organization_id, "v": 2} if self.hash_version >= 2 else {})
 
 
 class AuditCheckpoint(models.Model):
-    """A platform signature over (seq, hash, time): proves the chain up to `seq` existed then."""
+    """A platform signature over the chain at (seq, hash): proves the log up to `seq` existed then.
+
+    Checkpoints form their own signed chain: `cp_seq` counts 1, 2, 3… without gaps and `prev` is the
+    SHA-256 of the previous checkpoint's signature, both under the signature (version 2). Removing a
+    checkpoint leaves a gap or a broken link; removing the newest ones is caught by an outside auditor
+    who kept a later checkpoint (`audit_checkpoint_latest`, `audit_verify --checkpoint`).
+    """
 
     class Reason(models.TextChoices):
         INTERVAL = "interval", "every N events"
-        DAILY = "daily", "daily"
+        DAILY = "daily", "scheduled (beat)"
         PURGE = "purge", "retention purge anchor"
 
+    cp_seq = models.BigIntegerField(unique=True)
+    prev = models.CharField(max_length=64)
+    # 1: signed before checkpoints were chained; the signature covers (seq, hash, time) only.
+    version = models.PositiveSmallIntegerField(default=2)
     seq = models.BigIntegerField(db_index=True)
     hash = models.CharField(max_length=64)
     time = models.DateTimeField()
@@ -90,10 +106,17 @@ class AuditCheckpoint(models.Model):
     signature = models.CharField(max_length=128)
 
     class Meta:
-        ordering = ["seq", "id"]
+        ordering = ["cp_seq"]
 
     def __str__(self):
-        return f"checkpoint #{self.seq}"
+        return f"checkpoint {self.cp_seq} at event #{self.seq}"
 
     def signed_fields(self) -> dict:
-        return {"seq": self.seq, "hash": self.hash, "time": self.time.isoformat()}
+        fields = {"seq": self.seq, "hash": self.hash, "time": self.time.isoformat()}
+        if self.version >= 2:
+            fields |= {"cp_seq": self.cp_seq, "prev": self.prev, "reason": self.reason, "v": 2}
+        return fields
+
+    def as_json(self) -> dict:
+        """What an outside auditor keeps: enough to check the signature and find this checkpoint again."""
+        return self.signed_fields() | {"key_id": self.key_id, "signature": self.signature}

@@ -1,5 +1,6 @@
 """Writes to the audit log. Appends are serialised on the AuditHead row, so the chain never forks."""
 
+import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from audit import keys
 from audit.canonical import canonical_json, sha256_hex
-from audit.models import AuditCheckpoint, AuditEvent, AuditHead
+from audit.models import GENESIS_HASH, AuditCheckpoint, AuditEvent, AuditHead
 
 
 class PurgeRefused(Exception):
@@ -35,11 +36,25 @@ def _lock_head() -> AuditHead:
         return AuditHead.objects.select_for_update().get(id=1)
 
 
-def event_record(*, actor, action: str, target=None, data: dict | None = None) -> AuditEvent:
+def _organization_id(organization, target, data: dict) -> int | None:
+    """The organisation an event concerns: given, else the target's own, else data["organization"]."""
+    if organization is not None:
+        return organization if isinstance(organization, int) else organization.pk
+    # Duck-typed so that audit imports nothing of identity or consent.
+    if isinstance(target, models.Model) and isinstance(getattr(target, "organization_id", None), int):
+        return target.organization_id
+    value = data.get("organization")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def event_record(*, actor, action: str, target=None, data: dict | None = None, organization=None) -> AuditEvent:
     """Append one event to the chain in the caller's transaction (or a new one).
 
-    The event commits if and only if the caller's change commits.
+    The event commits if and only if the caller's change commits. `organization` (an Organization or
+    its id) scopes the event to that organisation's audit trail; without it the target's organisation
+    is used when it has one.
     """
+    data = data or {}
     with transaction.atomic():
         head = _lock_head()
         actor_type, actor_id, actor_label = _describe(actor)
@@ -53,7 +68,8 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None) -
             action=action,
             target_type=target_type,
             target_id=target_id,
-            data=data or {},
+            data=data,
+            organization_id=_organization_id(organization, target, data),
             prev_hash=head.hash,
         )
         event.hash = sha256_hex(event.hashed_fields())
@@ -66,22 +82,39 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None) -
 
 
 def _checkpoint_write(*, seq: int, hash_: str, reason: str) -> AuditCheckpoint:
-    checkpoint = AuditCheckpoint(seq=seq, hash=hash_, time=timezone.now(), reason=reason)
+    """Sign (seq, hash) as the next link of the checkpoint chain. The caller holds the head lock."""
+    last = AuditCheckpoint.objects.order_by("-cp_seq").first()
+    checkpoint = AuditCheckpoint(
+        cp_seq=last.cp_seq + 1 if last else 1,
+        prev=checkpoint_link(last),
+        seq=seq,
+        hash=hash_,
+        time=timezone.now(),
+        reason=reason,
+    )
     checkpoint.key_id = keys.platform_key_id()
     checkpoint.signature = keys.sign(canonical_json(checkpoint.signed_fields()))
     checkpoint.save(force_insert=True)
     return checkpoint
 
 
+def checkpoint_link(checkpoint: AuditCheckpoint | None) -> str:
+    """What the next checkpoint signs as `prev`: the hash of this one's signature (or genesis)."""
+    return hashlib.sha256(checkpoint.signature.encode()).hexdigest() if checkpoint else GENESIS_HASH
+
+
 @transaction.atomic
 def checkpoint_create(*, reason: str = AuditCheckpoint.Reason.DAILY) -> AuditCheckpoint | None:
-    """Sign the current head unless it is already signed. Returns None on an empty log."""
+    """Sign the current head unless the newest checkpoint already signs it. None on an empty log.
+
+    Run by beat every hour: a truncation of the log can only hide the events written since.
+    """
     head = _lock_head()
     if head.seq == 0:
         return None
-    existing = AuditCheckpoint.objects.filter(seq=head.seq).first()
-    if existing:
-        return existing
+    newest = AuditCheckpoint.objects.order_by("-cp_seq").first()
+    if newest and (newest.seq, newest.hash) == (head.seq, head.hash):
+        return newest
     return _checkpoint_write(seq=head.seq, hash_=head.hash, reason=reason)
 
 
@@ -115,4 +148,5 @@ def events_purge(*, now: datetime | None = None, retention_days: int | None = No
         action="audit.purge",
         data={"deleted_through_seq": last.seq, "deleted": deleted, "retention_days": days},
     )
+    checkpoint_create()
     return deleted

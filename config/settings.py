@@ -238,7 +238,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    "audit-checkpoint-daily": {"task": "audit.tasks.audit_checkpoint_task", "schedule": timedelta(hours=24)},
+    # Hourly: a rewind of the log can only hide what was written since the newest signed checkpoint.
+    "audit-checkpoint": {"task": "audit.tasks.audit_checkpoint_task", "schedule": timedelta(hours=1)},
     "audit-purge-daily": {"task": "audit.tasks.audit_purge_task", "schedule": timedelta(hours=24)},
     "consent-expire": {"task": "consent.tasks.consent_expire_task", "schedule": timedelta(minutes=5)},
     "consent-logs-purge-daily": {"task": "consent.tasks.consent_logs_purge_task", "schedule": timedelta(hours=24)},

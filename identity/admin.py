@@ -2,8 +2,10 @@
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 import audit
 from identity import services
@@ -63,6 +65,11 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a membership to another user or organisation would be a removal plus a creation;
+        # membership_set only knows the pair it is given, so only the role is editable.
+        return ["user", "organization"] if obj else []
+
     def save_model(self, request, obj, form, change):
         membership = services.membership_set(
             actor=request.user, user=obj.user, organization=obj.organization, role=obj.role
@@ -79,16 +86,36 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(User, site=admin_site)
 class OperatorAdmin(UserAdmin):
-    """Operators and staff. Django's own forms hash the password; the change is audited here."""
+    """Operators and staff. Every change, including a password set here, is in the audit chain.
+
+    No deletion: it would cascade into memberships outside the services and leave audit events
+    pointing at nobody. Clear "active" instead (audited as operator.update).
+    """
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(person__isnull=True)
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        audit.record(
-            request.user, "operator.update" if change else "operator.create", obj, {"fields": sorted(form.changed_data)}
-        )
+        data = {"fields": sorted(form.changed_data)}
+        if change:
+            services.operator_event_record(request.user, "operator.update", obj, data)
+        else:
+            audit.record(request.user, "operator.create", obj, data)
+
+    def user_change_password(self, request, id, form_url=""):
+        # Django's view saves the password itself; wrapping it puts the audit event in the same transaction.
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = self.get_object(request, unquote(id))
+                services.operator_event_record(
+                    request.user, "operator.password_set", user, {"via": "admin", "usable": user.has_usable_password()}
+                )
+        return response
 
 
 @admin.register(Person, site=admin_site)

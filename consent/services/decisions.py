@@ -43,19 +43,27 @@ def _evidence(person: Person) -> dict:
     return evidence
 
 
-@transaction.atomic
 def request_open(*, person: Person, code: str) -> ConsentRequest:
     """The signed-in person opens the link; only the phone the request was sent to may open it."""
+    request, refused = _request_open(person=person, code=code)
+    if refused:
+        # Raised after the refusal's audit event committed: raising inside would roll it back.
+        raise NotForThisPerson()
+    return request
+
+
+@transaction.atomic
+def _request_open(*, person: Person, code: str) -> tuple[ConsentRequest, bool]:
     request = ConsentRequest.objects.select_for_update(of=("self",)).select_related("organization").get(code=code)
     # The phone alone is not enough: a number can be recycled, and a request once opened belongs to that person.
     if request.person_phone != person.phone or request.person_id not in (None, person.pk):
         audit.record(person, "request.open_refused", request, {"organization": request.organization_id})
-        raise NotForThisPerson()
+        return request, True
     if request.person_id is None:
         request.person = person
         request.save(update_fields=["person"])
         audit.record(person, "request.open", request, {"organization": request.organization_id})
-    return request
+    return request, False
 
 
 def _lock_pending_item(*, person: Person, item_id: int) -> RequestItem:

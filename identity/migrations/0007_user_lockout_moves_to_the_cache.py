@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('identity', '0006_identity_checks_record_who_asked'),
+        ("identity", "0006_identity_checks_record_who_asked"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='user',
-            name='failed_logins',
+            model_name="user",
+            name="failed_logins",
         ),
         migrations.RemoveField(
-            model_name='user',
-            name='locked_until',
+            model_name="user",
+            name="locked_until",
         ),
     ]

@@ -17,6 +17,18 @@ LOGIN_FAILURES = "operator_login"
 LOGIN_FAILURES_PER_ADDRESS = "operator_login_ip"
 
 
+def operator_event_record(actor, action: str, user: User | None, data: dict) -> None:
+    """Record an event about an operator once for each organisation they work for.
+
+    Sign-ins, lockouts and password changes concern every organisation whose data the operator can
+    reach, and an event is scoped to exactly one organisation. Platform staff without a membership
+    (and unknown usernames) get one event that no organisation sees.
+    """
+    organization_ids = list(user.memberships.values_list("organization_id", flat=True)) if user else []
+    for organization_id in organization_ids or [None]:
+        audit.record(actor, action, user, data, organization=organization_id)
+
+
 class OperatorLocked(Exception):
     code = "operator_locked"
 
@@ -70,7 +82,7 @@ def operator_authenticate(*, request, username: str, password: str) -> User | No
     authenticated = authenticate(request, username=username, password=password)
     if authenticated is None:
         details = {"username": username[:150], "ip": ip}
-        audit.record("anonymous", "operator.login_failed", user, details)
+        operator_event_record("anonymous", "operator.login_failed", user, details)
         threshold = settings.OPERATOR_LOGIN_MAX_FAILURES
         for kind, lock_key, limit in (
             (LOGIN_FAILURES, key, threshold),
@@ -79,7 +91,7 @@ def operator_authenticate(*, request, username: str, password: str) -> User | No
             lock = _failure_count(kind, lock_key, state if kind == LOGIN_FAILURES else ip_state, limit, now)
             if lock:
                 scope = "name_and_address" if kind == LOGIN_FAILURES else "address"
-                audit.record(
+                operator_event_record(
                     "anonymous",
                     "operator.locked",
                     user,
@@ -87,7 +99,7 @@ def operator_authenticate(*, request, username: str, password: str) -> User | No
                 )
         return None
     limits.state_clear(LOGIN_FAILURES, key)
-    audit.record(authenticated, "operator.password_ok", authenticated, {"ip": ip})
+    operator_event_record(authenticated, "operator.password_ok", authenticated, {"ip": ip})
     return authenticated
 
 
@@ -109,12 +121,12 @@ def totp_enrolment_confirm(*, user: User, device_id: int, token: str) -> list[st
     """Confirm the device when the code matches; returns the new backup codes (shown once)."""
     device = TOTPDevice.objects.select_for_update().get(pk=device_id, user=user, confirmed=False)
     if not device.verify_token(token):
-        audit.record(user, "operator.otp_failed", user, {"device": "totp-enrolment"})
+        operator_event_record(user, "operator.otp_failed", user, {"device": "totp-enrolment"})
         return None
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = backup_codes_regenerate(user=user)
-    audit.record(user, "operator.totp_enrolled", user, {"device_id": device.pk})
+    operator_event_record(user, "operator.totp_enrolled", user, {"device_id": device.pk})
     return codes
 
 
@@ -136,9 +148,9 @@ def operator_otp_verify(*, user: User, token: str):
         *StaticDevice.objects.filter(user=user, confirmed=True),
     ]:
         if device.verify_token(token):
-            audit.record(user, "operator.login", user, {"device": device.persistent_id})
+            operator_event_record(user, "operator.login", user, {"device": device.persistent_id})
             return device
-    audit.record(user, "operator.otp_failed", user, {})
+    operator_event_record(user, "operator.otp_failed", user, {})
     return None
 
 
@@ -176,7 +188,7 @@ def organization_create(
         privacy_contact_phone=normalize_phone(privacy_contact_phone),
         address=address,
     )
-    audit.record(actor, "organization.create", organization, {"uscc": organization.uscc})
+    audit.record(actor, "organization.create", organization, {"uscc": organization.uscc}, organization=organization)
     return organization
 
 
@@ -195,7 +207,7 @@ def operator_set_password(*, actor, user: User, password: str) -> None:
     validate_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
-    audit.record(actor, "operator.password_set", user, {})
+    operator_event_record(actor, "operator.password_set", user, {})
 
 
 @transaction.atomic

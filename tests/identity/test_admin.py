@@ -2,7 +2,7 @@ import pytest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEvent
-from identity.models import Membership, Organization
+from identity.models import Membership, Organization, User
 from tests.conftest import OPERATOR_PASSWORD, office_login
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +79,69 @@ def test_staff_reach_the_admin_page_they_asked_for_after_the_office_sign_in(clie
     client.get("/office/login/?next=/admin/identity/organization/")
     office_login(client, operator)
     assert client.get("/admin/identity/organization/").status_code == 200
+
+
+def test_staff_password_change_is_in_the_audit_chain_for_the_operators_organisation(
+    staff_client, other_operator, other_organization
+):
+    response = staff_client.post(
+        f"/admin/identity/user/{other_operator.pk}/password/",
+        {"password1": "a-new-Passw0rd-for-ops", "password2": "a-new-Passw0rd-for-ops", "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    other_operator.refresh_from_db()
+    assert other_operator.check_password("a-new-Passw0rd-for-ops")
+    event = AuditEvent.objects.get(action="operator.password_set", target_id=str(other_operator.pk))
+    assert event.organization_id == other_organization.pk
+    assert event.data["via"] == "admin"
+
+
+def test_staff_password_change_with_a_mismatch_changes_nothing_and_records_nothing(staff_client, other_operator):
+    response = staff_client.post(
+        f"/admin/identity/user/{other_operator.pk}/password/",
+        {"password1": "a-new-Passw0rd-for-ops", "password2": "different-Passw0rd-x", "usable_password": "true"},
+    )
+    assert response.status_code == 200
+    assert not AuditEvent.objects.filter(action="operator.password_set").exists()
+
+
+def test_staff_cannot_delete_an_operator_so_memberships_never_vanish_unaudited(staff_client, other_operator):
+    response = staff_client.post(f"/admin/identity/user/{other_operator.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    response = staff_client.post(
+        "/admin/identity/user/", {"action": "delete_selected", "_selected_action": [other_operator.pk], "post": "yes"}
+    )
+    assert Membership.objects.filter(user=other_operator).exists()
+    assert User.objects.filter(pk=other_operator.pk).exists()
+
+
+def test_staff_deactivating_an_operator_is_audited_for_their_organisation(
+    staff_client, other_operator, other_organization
+):
+    page = staff_client.get(f"/admin/identity/user/{other_operator.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "password"}
+    data.update({"is_active": "", "groups": [], "user_permissions": [], "last_login_0": "", "last_login_1": ""})
+    data["date_joined_0"], data["date_joined_1"] = other_operator.date_joined.strftime("%Y-%m-%d %H:%M:%S").split()
+    response = staff_client.post(f"/admin/identity/user/{other_operator.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    other_operator.refresh_from_db()
+    assert not other_operator.is_active
+    event = AuditEvent.objects.get(action="operator.update", target_id=str(other_operator.pk))
+    assert event.organization_id == other_organization.pk
+    assert "is_active" in event.data["fields"]
+
+
+def test_staff_cannot_move_a_membership_to_another_organisation(staff_client, other_operator, organization):
+    membership = Membership.objects.get(user=other_operator)
+    old_organization = membership.organization_id
+    response = staff_client.post(
+        f"/admin/identity/membership/{membership.pk}/change/",
+        {"user": other_operator.pk, "organization": organization.pk, "role": "viewer"},
+    )
+    assert response.status_code == 302
+    membership.refresh_from_db()
+    assert (membership.organization_id, membership.role) == (old_organization, "viewer")
+    assert not Membership.objects.filter(user=other_operator, organization=organization).exists()
+    event = AuditEvent.objects.get(action="membership.role_change")
+    assert event.organization_id == old_organization
