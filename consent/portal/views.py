@@ -66,7 +66,8 @@ def item_code(request, code, item_id):
         services.item_grant_code_send(person=request.person, item_id=item.pk, ip=client_ip(request))
     except ApplicationError as exc:
         messages.error(request, str(exc))
-        if isinstance(exc, ConsentError):  # the item can no longer be granted; a code already sent still works
+        # A closed item goes back to the request; a send limit goes on to the code page, where an earlier code works.
+        if isinstance(exc, ConsentError):
             return redirect("portal:request", code=code)
     return redirect("portal:item-grant", code=code, item_id=item.pk)
 
