@@ -6,14 +6,21 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from audit import keys
 from audit.canonical import canonical_json, sha256_hex
 from audit.models import GENESIS_HASH, AuditCheckpoint, AuditEvent, AuditHead
+from errors import ApplicationError
 
 
-class PurgeRefused(Exception):
+class PurgeRefused(ApplicationError):
     code = "audit_retention_too_short"
+    status = 409
+    message = _(
+        "refusing to purge with a retention of %(days)s days; the minimum is %(minimum)s days "
+        "(Cybersecurity Law Art. 21)"
+    )
 
 
 def _describe(obj) -> tuple[str, str, str]:
@@ -126,10 +133,7 @@ def events_purge(*, now: datetime | None = None, retention_days: int | None = No
     """
     days = settings.AUDIT_RETENTION_DAYS if retention_days is None else retention_days
     if days < settings.AUDIT_MIN_RETENTION_DAYS:
-        raise PurgeRefused(
-            f"refusing to purge with a retention of {days} days; the minimum is "
-            f"{settings.AUDIT_MIN_RETENTION_DAYS} days (Cybersecurity Law Art. 21)"
-        )
+        raise PurgeRefused(days=days, minimum=settings.AUDIT_MIN_RETENTION_DAYS)
     cutoff = (now or timezone.now()) - timedelta(days=days)
     _lock_head()
     last = AuditEvent.objects.filter(time__lt=cutoff).order_by("-seq").first()

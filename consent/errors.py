@@ -2,21 +2,11 @@
 
 from django.utils.translation import gettext_lazy as _
 
+from errors import ApplicationError
 
-class ConsentError(Exception):
+
+class ConsentError(ApplicationError):
     code = "consent_error"
-    status = 400
-    message = _("The request could not be processed.")
-
-    def __init__(self, message=None, *, fields: dict | None = None, **params):
-        if message is not None:
-            self.message = message
-        self.params = params
-        self.fields = fields or {}
-        super().__init__(str(self))
-
-    def __str__(self):
-        return str(self.message) % self.params if self.params else str(self.message)
 
 
 class InvalidRequest(ConsentError):
@@ -83,6 +73,14 @@ class RateLimited(ConsentError):
     status = 429
     message = _("Too many notifications were sent. Try again after %(when)s.")
 
-    def __init__(self, message=None, *, retry_after: int, **params):
-        self.retry_after = retry_after
-        super().__init__(message, **params)
+
+class IdempotencyKeyReused(ConsentError):
+    code = "idempotency_key_reused"
+    status = 422
+    message = _("This Idempotency-Key was already used with a different body. Use a new key for a new request.")
+
+
+class ApiKeyRevoked(ConsentError):
+    code = "api_key_revoked"
+    status = 409
+    message = _("This key is revoked; create a new key instead.")

@@ -2,23 +2,17 @@
 
 from django.utils.translation import gettext_lazy as _
 
+from errors import ApplicationError
 
-class IdentityError(Exception):
+
+class IdentityError(ApplicationError):
     code = "identity_error"
     message = _("Something about your identity could not be processed.")
-
-    def __init__(self, message=None, **params):
-        self.params = params
-        if message is not None:
-            self.message = message
-        super().__init__(str(self.message))
-
-    def __str__(self):
-        return str(self.message) % self.params if self.params else str(self.message)
 
 
 class SendLimited(IdentityError):
     code = "sms_send_limited"
+    status = 429
 
 
 class CodeRejected(IdentityError):
@@ -35,11 +29,13 @@ class IdentityNotMatched(IdentityError):
 
 class VerifierUnavailable(IdentityError):
     code = "verifier_unavailable"
+    status = 503
     message = _("The identity verification service cannot be reached right now. Nothing was saved; try again shortly.")
 
 
 class IdentityConflict(IdentityError):
     code = "identity_conflict"
+    status = 409
     # Said only after the real-name provider matched this name to this ID number (not an oracle).
     message = _(
         "Your name and ID number match, but this ID number is already verified with another mobile number. "
@@ -49,12 +45,22 @@ class IdentityConflict(IdentityError):
 
 class IdentityLimited(IdentityError):
     code = "identity_limited"
+    status = 429
     message = _("Too many identity checks today. Nothing was checked; try again tomorrow.")
 
 
 class GuardianRequired(IdentityError):
     code = "guardian_required"
+    status = 403
 
 
 class GuardianInvalid(IdentityError):
     code = "guardian_invalid"
+
+
+class OperatorLocked(IdentityError):
+    """Too many wrong passwords for this name from this address (or from this address overall)."""
+
+    code = "operator_locked"
+    status = 429
+    message = _("Too many failed attempts. Try again after %(until)s.")

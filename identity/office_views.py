@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
+from errors.surfaces import errors_on_form
 from identity import services
 from identity.forms import OperatorLoginForm, OtpForm
 
@@ -41,14 +42,10 @@ def login_view(request):
     if request.method == "GET" and request.GET.get("next"):
         request.session["office_next"] = request.GET["next"]
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on_form(form):  # locked out: the error says until when
             user = services.operator_authenticate(
                 request=request, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
             )
-        except services.OperatorLocked as exc:
-            until = timezone.localtime(exc.until).strftime("%Y-%m-%d %H:%M")
-            form.add_error(None, _("Too many failed attempts. Try again after %(until)s.") % {"until": until})
-        else:
             if user is None:
                 form.add_error(None, _("Username or password is wrong."))
             else:

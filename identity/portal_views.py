@@ -3,12 +3,12 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from errors.surfaces import errors_on_form, form_error_add
 from identity import services
 from identity.decorators import person_required
 from identity.errors import IdentityError
@@ -38,7 +38,7 @@ def signin(request):
             services.signin_code_send(phone=phone, ip=client_ip(request))
         except IdentityError as exc:
             if request.session.get("signin_phone") != phone:
-                form.add_error("phone", str(exc))
+                form_error_add(form, exc, field="phone")
                 return render(request, "portal/signin.html", {"form": form})
             messages.error(request, str(exc))  # a code already sent to this phone still works
         request.session["signin_phone"] = phone
@@ -53,11 +53,8 @@ def signin_code(request):
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         person = Person.objects.get(phone=phone)
-        try:
+        with errors_on_form(form, field="code"):
             device = services.sms_code_verify(person=person, code=form.cleaned_data["code"])
-        except IdentityError as exc:
-            form.add_error("code", str(exc))
-        else:
             target = _next(request)
             services.person_signin(request=request, person=person, device=device)
             request.session["signin_phone"] = phone
@@ -79,16 +76,13 @@ def identity(request):
     person = request.person
     form = IdentityForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on_form(form):
             person = services.person_identity_verify(
                 person=person,
                 legal_name=form.cleaned_data["legal_name"],
                 id_number=form.cleaned_data["id_number"],
                 ip=client_ip(request),
             )
-        except (IdentityError, ValidationError) as exc:
-            form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
-        else:
             if person.age_on(services.today()) < services.CHILD_AGE:
                 return redirect("signin:guardian")
             messages.success(request, _("Your identity is verified."))
@@ -105,7 +99,7 @@ def guardian(request):
         return redirect(_next(request))
     form = GuardianForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_on_form(form):
             services.guardian_verify(
                 child=person,
                 legal_name=form.cleaned_data["legal_name"],
@@ -113,9 +107,6 @@ def guardian(request):
                 relationship=form.cleaned_data["relationship"],
                 ip=client_ip(request),
             )
-        except (IdentityError, ValidationError) as exc:
-            form.add_error(None, exc if isinstance(exc, ValidationError) else str(exc))
-        else:
             messages.success(request, _("Guardian verified. You decide for the child from now on."))
             return redirect(_next(request))
     return render(request, "portal/guardian.html", {"form": form, "person": person})

@@ -6,7 +6,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from consent.errors import ConsentError
+from errors import ApplicationError
 
 CODES = {
     exceptions.ParseError: "malformed_request",
@@ -42,9 +42,8 @@ def error_response(code: str, message: str, status_code: int, fields: dict | Non
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, ConsentError):
-        retry_after = getattr(exc, "retry_after", None)
-        headers = {"Retry-After": str(retry_after)} if retry_after else None
+    if isinstance(exc, ApplicationError):  # every app's expected failures, whichever service raised them
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return error_response(exc.code, str(exc), exc.status, exc.fields, headers=headers)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)

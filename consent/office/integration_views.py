@@ -8,10 +8,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from consent import services
-from consent.errors import ConsentError
 from consent.office import selectors as office_selectors
 from consent.office.access import office_view, render_office, require_write
 from consent.office.forms import ApiKeyForm, WebhookDeleteForm, WebhookEndpointForm
+from errors.surfaces import errors_as_messages, errors_on_form
 
 PAGE_SIZE = 50
 
@@ -64,14 +64,12 @@ def key_revoke(request, membership, pk):
 @office_view(write=True)
 def key_rotate(request, membership, pk):
     old = office_selectors.api_key_get_for_operator(organization=membership.organization, key_id=pk)
-    try:
+    with errors_as_messages(request):
         key, plaintext = services.api_key_rotate(
             actor=request.user, organization=membership.organization, key_id=old.pk
         )
-    except ConsentError as exc:
-        messages.error(request, str(exc))
-        return redirect("consent_office:keys")
-    return _key_created(request, membership, key, plaintext, rotated=old)
+        return _key_created(request, membership, key, plaintext, rotated=old)
+    return redirect("consent_office:keys")
 
 
 def _webhooks_page(request, membership, *, form=None, delete_form=None, secret=None, status=200):
@@ -99,24 +97,18 @@ def webhook_settings(request, membership):
     form = WebhookEndpointForm(request.POST)
     if not form.is_valid():
         return _webhooks_page(request, membership, form=form, status=400)
-    try:
+    with errors_on_form(form):
         _endpoint, secret = webhook_services.webhook_endpoint_set(
             actor=request.user,
             organization=membership.organization,
             url=form.cleaned_data["url"],
             rotate_secret=form.cleaned_data["rotate_secret"],
         )
-    except ConsentError as exc:
-        for name, field_messages in exc.fields.items():
-            for message in field_messages:
-                form.add_error(name if name in form.fields else None, message)
-        if not exc.fields:
-            form.add_error(None, str(exc))
-        return _webhooks_page(request, membership, form=form, status=400)
-    messages.success(request, _("Webhook endpoint saved."))
-    if secret:
-        return _webhooks_page(request, membership, secret=secret)
-    return redirect("consent_office:webhooks")
+        messages.success(request, _("Webhook endpoint saved."))
+        if secret:
+            return _webhooks_page(request, membership, secret=secret)
+        return redirect("consent_office:webhooks")
+    return _webhooks_page(request, membership, form=form, status=400)
 
 
 @require_POST
@@ -127,11 +119,8 @@ def webhook_delete(request, membership):
     form = WebhookDeleteForm(request.POST)
     if not form.is_valid():
         return _webhooks_page(request, membership, delete_form=form, status=400)
-    try:
+    with errors_as_messages(request):
         webhook_services.webhook_endpoint_delete(actor=request.user, organization=membership.organization)
-    except ConsentError as exc:
-        messages.error(request, str(exc))
-    else:
         messages.success(request, _("Webhook endpoint removed; events are no longer sent."))
     return redirect("consent_office:webhooks")
 
@@ -142,12 +131,9 @@ def webhook_event_resend(request, membership, pk):
     from consent.services import webhooks as webhook_services
 
     event = office_selectors.webhook_event_get_for_operator(organization=membership.organization, event_id=pk)
-    try:
+    with errors_as_messages(request):
         webhook_services.webhook_event_resend(
             actor=request.user, organization=membership.organization, event_id=event.pk
         )
-    except ConsentError as exc:
-        messages.error(request, str(exc))
-    else:
         messages.success(request, _("Event %(id)s is queued for delivery again.") % {"id": event.event_id})
     return redirect("consent_office:webhooks")

@@ -1,7 +1,6 @@
 """The providers' back-office for consent: requests, consents and the audit trail of one organisation."""
 
 import json
-import re
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -10,17 +9,16 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from consent import selectors, services
-from consent.errors import ConsentError, InvalidRequest
 from consent.models import ConsentRequest
 from consent.office import selectors as office_selectors
 from consent.office.access import office_view, render_office
 from consent.office.forms import CancelForm, ConsentFilterForm, ItemFormSet, RequestFilterForm, RequestForm
 from consent.services import ItemInput, RequestInput, SampleInput
 from consent.templatetags.consent_labels import operation_labels
+from errors.surfaces import errors_as_messages, errors_on_form
 from identity.decorators import office_required
 
 PAGE_SIZE = 50
-ITEM_FIELD = re.compile(r"^items\[(\d+)\]\.(\w+)")
 
 
 def _page(request, queryset):
@@ -76,34 +74,18 @@ def _request_input(form, item_forms) -> RequestInput:
     )
 
 
-def _show_field_errors(error: InvalidRequest, form, item_forms) -> None:
-    """Put each of the service's field errors on the form field it names ("items[1].samples[0]" → item 2's samples)."""
-    for key, field_messages in error.fields.items():
-        target, name = form, key
-        match = ITEM_FIELD.match(key)
-        if match and int(match[1]) < len(item_forms):
-            target, name = item_forms[int(match[1])], match[2]
-        for message in field_messages:
-            target.add_error(name if name in target.fields else None, message)
-    if not error.fields:
-        form.add_error(None, str(error))
-
-
 @office_view(write=True)
 def request_new(request, membership):
     form = RequestForm(request.POST or None)
     items = ItemFormSet(request.POST or None, request.FILES or None, prefix="items")
     if request.method == "POST" and all([form.is_valid(), items.is_valid()]):
         item_forms = [item for item in items if item.has_changed()]  # a blank second item is ignored
-        try:
+        # The service names an item's field "items[1].samples[0]": that goes on the second item's form.
+        subforms = {f"items[{index}].": item for index, item in enumerate(item_forms)}
+        with errors_on_form(form, subforms=subforms):
             consent_request = services.request_create(
                 actor=request.user, organization=membership.organization, data=_request_input(form, item_forms)
             )
-        except InvalidRequest as exc:
-            _show_field_errors(exc, form, item_forms)
-        except ConsentError as exc:  # cooling down, blocked: nothing the form can fix
-            form.add_error(None, str(exc))
-        else:
             messages.success(
                 request, _("Request #%(id)s created; the person is notified by SMS.") % {"id": consent_request.pk}
             )
@@ -132,13 +114,10 @@ def request_detail(request, membership, pk):
 @office_view(write=True)
 def request_resend(request, membership, pk):
     consent_request = selectors.request_get_for_operator(organization=membership.organization, request_id=pk)
-    try:
+    with errors_as_messages(request):
         services.request_notify_again(
             actor=request.user, organization=membership.organization, request_id=consent_request.pk
         )
-    except ConsentError as exc:
-        messages.error(request, str(exc))
-    else:
         messages.success(request, _("The notification is being sent again."))
     return redirect("consent_office:request", pk=consent_request.pk)
 
@@ -150,11 +129,8 @@ def request_cancel(request, membership, pk):
     form = CancelForm(request.POST)
     if not form.is_valid():
         return _request_detail(request, membership, pk, cancel_form=form, status=400)
-    try:
+    with errors_as_messages(request):
         services.request_cancel(actor=request.user, organization=membership.organization, request_id=consent_request.pk)
-    except ConsentError as exc:
-        messages.error(request, str(exc))
-    else:
         messages.success(request, _("Request cancelled. Items not yet decided can no longer be granted."))
     return redirect("consent_office:request", pk=consent_request.pk)
 

@@ -14,6 +14,8 @@ from consent import selectors, services
 from consent.errors import ConsentError, NotForThisPerson
 from consent.models import ConsentRequest
 from consent.portal.forms import DeleteAccountForm, DenyForm, GrantForm, RevokeForm
+from errors import ApplicationError
+from errors.surfaces import errors_as_messages, form_error_add
 from identity.decorators import identity_required, identity_step, person_required
 from identity.errors import IdentityError
 from identity.models import Organization
@@ -62,8 +64,9 @@ def item_code(request, code, item_id):
     item = selectors.item_get_for_person(person=request.person, code=code, item_id=item_id)
     try:
         services.item_grant_code_send(person=request.person, item_id=item.pk, ip=client_ip(request))
-    except (ConsentError, IdentityError) as exc:
+    except ApplicationError as exc:
         messages.error(request, str(exc))
+        # A closed item goes back to the request; a send limit goes on to the code page, where an earlier code works.
         if isinstance(exc, ConsentError):
             return redirect("portal:request", code=code)
     return redirect("portal:item-grant", code=code, item_id=item.pk)
@@ -79,8 +82,8 @@ def item_grant(request, code, item_id):
         except ConsentError as exc:
             messages.error(request, str(exc))
             return redirect("portal:request", code=code)
-        except IdentityError as exc:
-            form.add_error("code", str(exc))
+        except IdentityError as exc:  # the code: wrong, expired or used up
+            form_error_add(form, exc, field="code")
         else:
             messages.success(request, _("Consent granted for this item only. You can withdraw it at any time."))
             return redirect("portal:consent", consent_id=consent.pk)
@@ -95,11 +98,8 @@ def item_deny(request, code, item_id):
     if not form.is_valid():
         messages.error(request, _("The reason is too long (500 characters at most)."))
         return redirect("portal:request", code=code)
-    try:
+    with errors_as_messages(request):
         services.item_deny(person=request.person, item_id=item.pk, reason=form.cleaned_data["reason"])
-    except ConsentError as exc:
-        messages.error(request, str(exc))
-    else:
         messages.success(request, _("You said no to this item. The organisation is told; nothing may be done with it."))
     return redirect("portal:request", code=code)
 
@@ -119,11 +119,8 @@ def consent_revoke(request, consent_id):
     consent = selectors.consent_get_for_person(person=request.person, consent_id=consent_id)
     form = RevokeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with errors_as_messages(request):
             services.consent_revoke(person=request.person, consent_id=consent.pk, reason=form.cleaned_data["reason"])
-        except ConsentError as exc:
-            messages.error(request, str(exc))
-        else:
             messages.success(request, _("Consent withdrawn. Services can no longer use it."))
         return redirect("portal:consent", consent_id=consent.pk)
     return render(request, "portal/revoke.html", {"consent": consent, "form": form})

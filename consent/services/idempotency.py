@@ -4,19 +4,12 @@ import json
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext_lazy as _
 
-from consent.errors import ConsentError
+from consent.errors import IdempotencyKeyReused
 from consent.models import ApiKey, IdempotencyRecord
 from consent.services.requests import RequestInput, request_create
 
 __all__ = ["IdempotencyKeyReused", "request_create_idempotent"]
-
-
-class IdempotencyKeyReused(ConsentError):
-    code = "idempotency_key_reused"
-    status = 422
-    message = _("This Idempotency-Key was already used with a different body. Use a new key for a new request.")
 
 
 def request_create_idempotent(

@@ -5,10 +5,9 @@ import secrets
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 import audit
-from consent.errors import ConsentError
+from consent.errors import ApiKeyRevoked
 from consent.models import ApiKey
 from identity.models import Organization
 
@@ -23,12 +22,6 @@ __all__ = [
 ]
 
 API_KEY_PREFIX = "lc_"
-
-
-class ApiKeyRevoked(ConsentError):
-    code = "api_key_revoked"
-    status = 409
-    message = _("This key is revoked; create a new key instead.")
 
 
 def api_key_hash(secret: str) -> str:

@@ -1,3 +1,4 @@
+import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
 from identity import limits
+from identity.errors import OperatorLocked
 from identity.models import Membership, Organization, OutboxMessage, User
 
 BACKUP_CODE_COUNT = 10
@@ -29,18 +31,14 @@ def operator_event_record(actor, action: str, user: User | None, data: dict) -> 
         audit.record(actor, action, user, data, organization=organization_id)
 
 
-class OperatorLocked(Exception):
-    code = "operator_locked"
-
-    def __init__(self, until):
-        super().__init__(until)
-        self.until = until
-
-
 def _lock_state(key_kind: str, key: str, now) -> dict:
     state = limits.state_get(key_kind, key)
-    if state.get("locked_until") and state["locked_until"] > now:
-        raise OperatorLocked(state["locked_until"])
+    until = state.get("locked_until")
+    if until and until > now:
+        raise OperatorLocked(
+            until=timezone.localtime(until).strftime("%Y-%m-%d %H:%M"),
+            retry_after=math.ceil((until - now).total_seconds()),
+        )
     return state
 
 

@@ -124,6 +124,39 @@ def test_identity_imports_nothing_from_consent_and_audit_nothing_from_either():
     assert offences == []
 
 
+def test_the_error_family_sits_below_every_app():
+    """audit raises a member (PurgeRefused), so the base may import none of the apps."""
+    offences = [
+        f"{module} imports {name}"
+        for module, path in _modules("errors")
+        for name in _imports(module, path)
+        if _under(name, ["audit", "identity", "consent", "config"])
+    ]
+    assert offences == []
+
+
+# Internal failures, never shown to a caller as such: a retry signal, a tampering alarm, a programming error.
+INTERNAL_EXCEPTIONS = {
+    "identity.crypto.DecryptionError",  # a missing key or a forged ciphertext: a 500 and an alert, not a message
+    "identity.gateway.GatewayUnavailable",  # tasks retry on it; services turn it into VerifierUnavailable
+    "identity.gateway.GatewayRejected",  # recorded on the notification, never raised to a person
+    "consent.netguard.AddressRefused",  # the webhook service turns it into a field error
+    "audit.models.AppendOnlyError",  # code tried to edit the log
+    "audit.verify.BadCheckpoint",  # the audit_verify command turns it into its exit status
+}
+
+
+def test_every_other_exception_an_app_defines_is_in_the_application_error_family():
+    strays = []
+    for package in ("audit", "identity", "consent"):
+        for module, path in _modules(package):
+            for node in ast.walk(ast.parse(path.read_text())):
+                bases = {getattr(base, "id", getattr(base, "attr", "")) for base in getattr(node, "bases", [])}
+                if isinstance(node, ast.ClassDef) and bases & {"Exception", "ValueError", "RuntimeError"}:
+                    strays.append(f"{module}.{node.name}")
+    assert set(strays) == INTERNAL_EXCEPTIONS
+
+
 def test_identity_code_names_no_consent_module_url_or_route():
     namespaces = _consent_url_namespaces()
     assert {"portal", "consent_office", "verify", "artifacts"} <= namespaces  # the scan sees consent's URLs

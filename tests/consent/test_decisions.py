@@ -173,6 +173,22 @@ def test_revoke_needs_confirmation_and_is_effective_at_once(person_client, pendi
         services.consent_revoke(person=person, consent_id=consent.pk)
 
 
+def test_revoking_twice_or_denying_a_granted_item_says_why_and_changes_nothing(person_client, pending_request):
+    person, face, _voice = opened(pending_request, person=person_client.person)
+    consent = consent_grant(actor=person, item_id=face.pk)
+    person_client.post(f"/me/consents/{consent.pk}/revoke/", {"confirm": "on", "reason": "first"}, follow=True)
+    again = person_client.post(f"/me/consents/{consent.pk}/revoke/", {"confirm": "on", "reason": "second"}, follow=True)
+    assert "This consent is already withdrawn." in again.content.decode()
+    assert "Consent withdrawn." not in again.content.decode()
+    consent.refresh_from_db()
+    assert consent.revoke_reason == "first"
+    code = pending_request.code
+    denied = person_client.post(f"/r/{code}/items/{face.pk}/deny/", {"reason": "no"}, follow=True)
+    assert "This has already been decided or is no longer open" in denied.content.decode()
+    face.refresh_from_db()
+    assert face.state == RequestItem.State.GRANTED
+
+
 def test_another_person_cannot_see_or_revoke_my_consent(pending_request, client_factory):
     person, face, _voice = opened(pending_request)
     consent = consent_grant(actor=person, item_id=face.pk)
