@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -69,18 +70,18 @@ def api_error(code: str, message: str, status: int) -> JsonResponse:
 
 
 def api_not_found(request, *args, **kwargs):
-    return api_error("not_found", "Not found.", 404)
+    return api_error("not_found", _("Not found."), 404)
 
 
 def bad_request(request, exception=None):
     if _is_api(request):
-        return api_error("bad_request", "The request could not be read.", 400)
+        return api_error("bad_request", _("The request could not be read."), 400)
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request, exception=None):
     if _is_api(request):
-        return api_error("forbidden", "You do not have permission to do this.", 403)
+        return api_error("forbidden", _("You do not have permission to do this."), 403)
     return defaults.permission_denied(request, exception)
 
 
@@ -92,5 +93,5 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     if _is_api(request):
-        return api_error("server_error", "Something went wrong on our side; the request can be retried.", 500)
+        return api_error("server_error", _("Something went wrong on our side; the request can be retried."), 500)
     return defaults.server_error(request)

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -46,7 +47,7 @@ def exception_handler(exc, context):
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return error_response(exc.code, str(exc), exc.status, exc.fields, headers=headers)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
-        return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
+        return error_response("not_found", _("Not found."), status.HTTP_404_NOT_FOUND)
     if isinstance(exc, RequestDataTooBig):
         return error_response("request_too_large", str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, SuspiciousOperation):  # too many fields or files, a malformed multipart body...
@@ -57,7 +58,7 @@ def exception_handler(exc, context):
     code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        return error_response(code, "Some fields need attention.", response.status_code, fields)
+        return error_response(code, _("Some fields need attention."), response.status_code, fields)
     message = str(exc.detail) if hasattr(exc, "detail") else str(exc)
     headers = {k: v for k, v in response.headers.items() if k in ("Retry-After", "WWW-Authenticate", "Allow")}
     return error_response(code, message, response.status_code, headers=headers)

@@ -138,3 +138,19 @@ def test_signed_records_are_not_cacheable(granted, organization):
     response = client.get(f"/me/consents/{consent.pk}/artifacts/grant.pdf")
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
+
+
+def test_an_error_answer_speaks_one_language_the_callers(service):
+    """The summary and the field messages come from the same catalogue: no English headline over Chinese fields."""
+    response = service.post(
+        "/api/v1/requests",
+        data=json.dumps({"phone": "+8613900000099"}),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="lang",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "部分字段需要修改。"
+    assert response.json()["fields"]["end_user_reference"] == ["该字段是必填项。"]
+    missing = Client().get("/api/v1/nothing-here", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert missing.json() == {"code": "not_found", "message": "未找到。", "fields": {}}
