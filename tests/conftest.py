@@ -72,6 +72,22 @@ def _on_commit_runs_when_the_app_commits(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def queued_pdfs(request, monkeypatch) -> list[tuple[int, str]]:
+    """The PDF records queued by grants and withdrawals, as (consent id, kind), instead of rendering them.
+
+    A record takes about half a second to render and sign, and most grants in the suite are about
+    something else. Tests about the records themselves are marked `pdf` and render for real (the list
+    stays empty for them); every other test can still assert that the right record was queued.
+    """
+    queued: list[tuple[int, str]] = []
+    if "pdf" not in request.keywords:
+        from consent.records.tasks import artifact_render_task
+
+        monkeypatch.setattr(artifact_render_task, "delay", lambda consent_id, kind: queued.append((consent_id, kind)))
+    return queued
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings, request):
     """Argon2 costs ~0.1 s a hash; fixtures hash many passwords. Tests marked `argon2` keep the real setting."""
     if "argon2" not in request.keywords:

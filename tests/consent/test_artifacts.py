@@ -33,7 +33,7 @@ from consent.services.artifacts import _load
 from identity.services import person_identity_verify
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, png_bytes, portal_sign_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.pdf]
 
 OTHER_PHONE = "+8613700001111"
 

@@ -38,14 +38,6 @@ QUINN_PHONE = "+8613700001111"
 QUINN_ID = "110101199003070011"  # GB 11643, check character included
 
 
-@pytest.fixture(autouse=True)
-def _no_pdf_rendering(monkeypatch):
-    """Grants and revocations queue a PDF rendering (seconds each) that has nothing to do with ownership."""
-    from consent.records.tasks import artifact_render_task
-
-    monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
-
-
 def verified(phone, id_number, name=PERSON_NAME):
     person = identity_services.person_for_phone(phone=phone)
     return identity_services.person_identity_verify(person=person, legal_name=name, id_number=id_number)

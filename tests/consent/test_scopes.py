@@ -31,13 +31,6 @@ ENDPOINTS = {
 PUBLIC = {"api-schema", "api-docs"}
 
 
-@pytest.fixture(autouse=True)
-def _no_pdf_rendering(monkeypatch):
-    from consent.records.tasks import artifact_render_task
-
-    monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
-
-
 @pytest.fixture
 def objects(pending_request):
     """A request with one item granted (its consent and token) and one still pending, so cancel works."""

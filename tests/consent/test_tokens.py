@@ -32,14 +32,6 @@ VOICE_SHA256 = hashlib.sha256(wav_bytes()).hexdigest()
 # ---- fixtures and helpers -----------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_pdf_rendering(monkeypatch):
-    """Grants queue a PDF rendering (seconds each) that has nothing to do with tokens."""
-    from consent.records.tasks import artifact_render_task
-
-    monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
-
-
 @pytest.fixture
 def person(db):
     person = identity_services.person_for_phone(phone=PERSON_PHONE)

@@ -25,13 +25,6 @@ pytestmark = pytest.mark.django_db
 FACE_SHA256 = hashlib.sha256(png_bytes()).hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def _no_pdf_rendering(monkeypatch):
-    from consent.records.tasks import artifact_render_task
-
-    monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
-
-
 @pytest.fixture
 def pat(db):
     person = identity_services.person_for_phone(phone=PERSON_PHONE)
