@@ -91,21 +91,34 @@ def revoked(consent: Consent) -> str:
     return consent.token.value
 
 
-# outcome -> (how to make the presented token, operation, media, result, reason, linked to the consent)
-OUTCOMES = {
-    "active": (lambda c: c.token.value, "face_swap", FACE_SHA256, "active", "", True),
-    "revoked": (revoked, "face_swap", "", "inactive", "revoked", True),
-    "operation": (lambda c: c.token.value, "attribute_editing", "", "inactive", "operation_not_consented", True),
-    "media": (lambda c: c.token.value, "face_swap", "0" * 64, "inactive", "media_not_bound", True),
-    "bad_signature": (lambda c: bad_signature(c.token.value), "face_swap", "", "inactive", "bad_signature", False),
-    "unknown_kid": (lambda c: unknown_kid(c.token.value), "face_swap", "", "inactive", "unknown_key", False),
-    "malformed": (lambda c: "not-a-token", "face_swap", "", "inactive", "malformed", False),
+# outcome -> (how to make the presented token, operation, media, reason, linked to the consent)
+INACTIVE = {
+    "revoked": (revoked, "face_swap", "", "revoked", True),
+    "operation": (lambda c: c.token.value, "attribute_editing", "", "operation_not_consented", True),
+    "media": (lambda c: c.token.value, "face_swap", "0" * 64, "media_not_bound", True),
+    "bad_signature": (lambda c: bad_signature(c.token.value), "face_swap", "", "bad_signature", False),
+    "unknown_kid": (lambda c: unknown_kid(c.token.value), "face_swap", "", "unknown_key", False),
+    "malformed": (lambda c: "not-a-token", "face_swap", "", "malformed", False),
 }
 
 
-@pytest.mark.parametrize("outcome", sorted(OUTCOMES))
-def test_every_verify_call_writes_one_presentation_with_its_result_and_reason(outcome, organization, consent):
-    make_token, operation, media, result, reason, linked = OUTCOMES[outcome]
+def test_an_active_verify_call_writes_one_presentation_linked_to_the_consent(organization, consent):
+    client, key = service(organization)
+    before = Presentation.objects.count()
+
+    body = present(client, consent.token.value, operation="face_swap", media=FACE_SHA256)
+
+    assert body["active"] is True
+    assert Presentation.objects.count() == before + 1
+    row = Presentation.objects.latest("id")
+    assert (row.result, row.reason) == ("active", "")
+    assert (row.organization_id, row.api_key_id, row.operation) == (organization.pk, key.pk, "face_swap")
+    assert row.consent_id == consent.pk
+
+
+@pytest.mark.parametrize("outcome", sorted(INACTIVE))
+def test_every_inactive_verify_call_writes_one_presentation_with_its_reason(outcome, organization, consent):
+    make_token, operation, media, reason, linked = INACTIVE[outcome]
     client, key = service(organization)
     token = make_token(consent)
     before = Presentation.objects.count()
@@ -114,13 +127,11 @@ def test_every_verify_call_writes_one_presentation_with_its_result_and_reason(ou
 
     assert Presentation.objects.count() == before + 1
     row = Presentation.objects.latest("id")
-    assert (row.result, row.reason) == (result, reason)
+    assert (row.result, row.reason) == ("inactive", reason)
     assert (row.organization_id, row.api_key_id, row.operation) == (organization.pk, key.pk, operation)
     assert row.consent_id == (consent.pk if linked else None)
-    assert body["active"] is (result == "active")
-    if result == "inactive":
-        # The token's own audience may see why; nobody sees more than that.
-        assert body == ({"active": False, "reason": reason} if linked else {"active": False})
+    # The token's own audience may see why, for a token it can be linked to; nobody sees more than that.
+    assert body == ({"active": False, "reason": reason} if linked else {"active": False})
 
 
 def test_an_expired_token_is_logged_as_expired(organization, consent):
