@@ -193,24 +193,16 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
 
 @pytest.fixture
 def organization(db):
-    from identity.services import organization_create
+    from consent.builders import build_organization
 
-    return organization_create(
-        actor="test",
-        name="示例科技 Example Tech",
-        uscc="91350100M000100Y43",
-        privacy_contact_name="Privacy Officer",
-        privacy_contact_email="privacy@example.test",
-        privacy_contact_phone="+8613800138000",
-        address="Fuzhou",
-    )
+    return build_organization(actor="test")
 
 
 @pytest.fixture
 def other_organization(db):
-    from identity.services import organization_create
+    from consent.builders import build_organization
 
-    return organization_create(
+    return build_organization(
         actor="test",
         name="Other Co",
         uscc="91110000600037341L",
@@ -225,12 +217,9 @@ OPERATOR_PASSWORD = "correct horse battery staple 42"
 
 
 def _operator(username, organization):
-    from identity.models import Membership
-    from identity.services import membership_set, operator_create
+    from consent.builders import build_operator
 
-    user = operator_create(actor="test", username=username, password=OPERATOR_PASSWORD)
-    membership_set(actor="test", user=user, organization=organization, role=Membership.Role.OPERATOR)
-    return user
+    return build_operator(actor="test", organization=organization, username=username, password=OPERATOR_PASSWORD)
 
 
 @pytest.fixture

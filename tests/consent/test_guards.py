@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consent import services, statuslist
+from consent.builders import build_verified_person
 from consent.errors import NotForThisPerson
 from consent.models import (
     ApiKey,
@@ -29,7 +30,6 @@ from consent.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from identity import services as identity_services
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, request_input
 
 pytestmark = pytest.mark.django_db
@@ -39,8 +39,7 @@ QUINN_ID = "110101199003070011"  # GB 11643, check character included
 
 
 def verified(phone, id_number, name=PERSON_NAME):
-    person = identity_services.person_for_phone(phone=phone)
-    return identity_services.person_identity_verify(person=person, legal_name=name, id_number=id_number)
+    return build_verified_person(phone=phone, legal_name=name, id_number=id_number)
 
 
 @pytest.fixture

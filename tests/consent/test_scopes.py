@@ -12,8 +12,9 @@ from rest_framework.test import APIClient
 
 from consent import services
 from consent.api import urls as api_urls
+from consent.builders import build_granted_consent
 from consent.models import ApiKey
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, png_bytes
+from tests.consent.conftest import png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +33,9 @@ PUBLIC = {"api-schema", "api-docs"}
 
 
 @pytest.fixture
-def objects(pending_request):
+def objects(pat_verified, pending_request):
     """A request with one item granted (its consent and token) and one still pending, so cancel works."""
-    from identity import services as identity_services
-
-    person = identity_services.person_for_phone(phone=PERSON_PHONE)
-    person = identity_services.person_identity_verify(person=person, legal_name=PERSON_NAME, id_number=PERSON_ID)
-    services.request_open(person=person, code=pending_request.code)
-    consent = services.consent_grant(actor=person, item_id=pending_request.items.get(position=1).pk)
+    consent = build_granted_consent(person=pat_verified, request=pending_request)
     return {"request": pending_request, "consent": consent}
 
 

@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rest_framework.test import APIClient
 
 from consent import services
+from consent.builders import build_granted_consent
 from consent.models import ApiKey, Consent, Presentation, SigningKey
-from identity import services as identity_services
 from identity.crypto import decrypt
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, png_bytes
+from tests.consent.conftest import png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -26,15 +26,8 @@ FACE_SHA256 = hashlib.sha256(png_bytes()).hexdigest()
 
 
 @pytest.fixture
-def pat(db):
-    person = identity_services.person_for_phone(phone=PERSON_PHONE)
-    return identity_services.person_identity_verify(person=person, legal_name=PERSON_NAME, id_number=PERSON_ID)
-
-
-@pytest.fixture
-def consent(pat, pending_request) -> Consent:
-    services.request_open(person=pat, code=pending_request.code)
-    return services.consent_grant(actor=pat, item_id=pending_request.items.get(position=1).pk)
+def consent(pat_verified, pending_request) -> Consent:
+    return build_granted_consent(person=pat_verified, request=pending_request)
 
 
 def service(organization) -> tuple[APIClient, ApiKey]:
