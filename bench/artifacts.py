@@ -11,7 +11,7 @@ import os
 import platform
 import time
 
-from common import RESULTS, cast, django_setup, percentile, without_pdf_records
+from common import RESULTS, cast, django_setup, percentile, report, without_pdf_records
 
 django_setup()
 
@@ -58,7 +58,7 @@ def make_consents(n: int) -> list[int]:
     ]
 
 
-def load(consent_id: int) -> Consent:
+def load_consent(consent_id: int) -> Consent:
     """The consent with everything its record shows, in the few queries the render task makes."""
     return (
         Consent.objects.select_related("organization", "person", "guardian", "item__request")
@@ -76,7 +76,7 @@ def main() -> None:
     load = os.getloadavg()
     ids = make_consents(N)
     signing_material()
-    artifact_render(load(ids[0]), "grant")  # warm-up: fonts, templates
+    artifact_render(load_consent(ids[0]), "grant")  # warm-up: fonts, templates
 
     plain, render, sign, total, sizes = [], [], [], [], []
     for consent_id in ids:
@@ -84,7 +84,7 @@ def main() -> None:
         HTML(string="<p>One line.</p>").write_pdf()
         plain.append(time.perf_counter() - start)
 
-        consent = load(consent_id)
+        consent = load_consent(consent_id)
         start = time.perf_counter()
         pdf = artifact_render(consent, "grant")
         rendered = time.perf_counter()
@@ -109,9 +109,7 @@ def main() -> None:
         row("record render + sign", total),
         f"{'record size':<34} p50 {percentile(sizes, 0.5) / 1024:7.1f} KiB",
     ]
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report(RESULTS_FILE, lines)
 
 
 if __name__ == "__main__":

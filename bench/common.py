@@ -32,6 +32,13 @@ def django_setup() -> None:
     settings.ALLOWED_HOSTS = ["*"]
 
 
+def report(path: Path, lines: list[str]) -> None:
+    """Write the result file (kept in git, so a change in speed shows in review) and print it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

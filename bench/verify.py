@@ -10,7 +10,7 @@ import os
 import platform
 import time
 
-from common import RESULTS, cast, django_setup, percentile, without_pdf_records
+from common import RESULTS, cast, django_setup, percentile, report, without_pdf_records
 
 django_setup()
 
@@ -55,9 +55,7 @@ def main():
         f"{'GET /healthz (baseline)':32}{percentile(health, 0.5):10.2f}{percentile(health, 0.95):10.2f}",
         f"{'POST /api/v1/tokens/verify':32}{percentile(verify, 0.5):10.2f}{percentile(verify, 0.95):10.2f}",
     ]
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report(RESULTS_FILE, lines)
 
 
 if __name__ == "__main__":

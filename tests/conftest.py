@@ -46,6 +46,18 @@ def _on_commit_runs_when_the_app_commits(request, monkeypatch):
     would never fire. Here the callbacks fire when the application's outermost atomic block closes
     successfully (callbacks from rolled-back blocks are discarded by Django), as in production.
     Tests on `transactional_db` commit for real and need none of this.
+
+    Why not pytest-django's `django_capture_on_commit_callbacks(execute=True)` (Django's
+    `TestCase.captureOnCommitCallbacks`): it runs the callbacks when its `with` block ends, not when the
+    application commits. As an autouse fixture that is the end of the test, after every assertion; to be
+    faithful, each service call and each request in every test and fixture would need its own `with`
+    block: the SMS that carries the sign-in code (read back at once by `portal_sign_in`), the request
+    notice, the webhook, the queued PDF record are all on_commit side effects. Without this fixture
+    about a third of the suite fails (counted when it was written). The price is four Django internals,
+    all checked by every run of the suite: `transaction.Atomic.__exit__`, `connection.atomic_blocks`
+    (to tell the app's outermost block from the test's own), `connection.run_on_commit` as
+    `(savepoint ids, callback, robust)` triples and `connection.needs_rollback`. If Django changes one,
+    nearly every test fails at once and loudly (no SMS code to read), so a silent drift is not a risk.
     """
     marker = request.node.get_closest_marker("django_db")
     uses_db = marker is not None or "db" in request.fixturenames
@@ -63,7 +75,7 @@ def _on_commit_runs_when_the_app_commits(request, monkeypatch):
         conn = connections[self.using or "default"]
         if len(conn.atomic_blocks) == baseline and conn.run_on_commit and not conn.needs_rollback:
             callbacks, conn.run_on_commit = conn.run_on_commit, []
-            for _savepoints, func, _robust in callbacks:
+            for _savepoints, func, _robust in callbacks:  # nothing here registers robust callbacks yet
                 func()
         return result
 

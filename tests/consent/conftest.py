@@ -1,8 +1,11 @@
 """Consent personas: a pending two-item request (face + voice) for Pat, and Pat signed in and verified."""
 
+import base64
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from consent.builders import ID_NUMBER, LEGAL_NAME, build_request, build_verified_person, request_data
 from consent.demo_media import demo_png, demo_wav
@@ -22,6 +25,31 @@ wav_bytes = demo_wav
 def request_input(phone: str = PERSON_PHONE, **overrides) -> RequestInput:
     """Pat's two-item request (face + voice), as `consent.builders` makes it; any field may be overridden."""
     return request_data(phone=phone, **overrides)
+
+
+def api_request_body(phone: str = PERSON_PHONE, **overrides) -> dict:
+    """What a service posts to /api/v1/requests: one face item, every required field; any may be overridden."""
+    return {
+        "phone": phone,
+        "end_user_reference": "user-1",
+        "end_user_verification_method": "mobile",
+        "end_user_verification_reference": "chk-1",
+        "end_user_verified_at": (timezone.now() - timedelta(hours=1)).isoformat(),
+        "end_user_prompted_to_notify": True,
+        "notice_retention": "30 days after the end",
+        "notice_withdrawal": "In the portal, any time",
+        "items": [
+            {
+                "modality": "face",
+                "operations": ["face_swap"],
+                "purpose": "Trailer",
+                "usage": "Web",
+                "valid_until": (timezone.localdate() + timedelta(days=60)).isoformat(),
+                "samples": [{"name": "a.png", "content_base64": base64.b64encode(png_bytes()).decode()}],
+            }
+        ],
+        **overrides,
+    }
 
 
 @pytest.fixture
