@@ -10,15 +10,13 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rest_framework.test import APIClient
 
 from consent import services
 from consent.builders import build_granted_consent
-from consent.models import ApiKey, Consent, Presentation, SigningKey
-from identity.crypto import decrypt
+from consent.models import ApiKey, Consent, Presentation
 from tests.consent.conftest import png_bytes
+from tests.consent.test_tokens import b64, our_private_key, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -49,23 +47,8 @@ def present(client, token, operation="face_swap", media=""):
     return response.json()
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def unb64(segment: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-
-
-def sign(header: dict, claims: dict, key: Ed25519PrivateKey) -> str:
-    """An independent JWS signer (no JOSE library), so a forgery is exactly what the test says."""
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-    return f"{signing_input}.{b64(key.sign(signing_input.encode()))}"
-
-
-def our_private_key(kid: str) -> Ed25519PrivateKey:
-    pem = decrypt(SigningKey.objects.get(kid=kid).private_key_enc, context="signing_key")
-    return serialization.load_pem_private_key(pem.encode(), password=None)
 
 
 def bad_signature(token: str) -> str:
