@@ -10,7 +10,7 @@ import os
 import platform
 import time
 
-from common import RESULTS, cast, django_setup, percentile
+from common import RESULTS, cast, django_setup, percentile, report, without_pdf_records
 
 django_setup()
 
@@ -30,17 +30,13 @@ def timed(call) -> list[float]:
 
 
 def main():
-    import consent.services.decisions as decisions
     from consent import services
+    from consent.builders import build_granted_consent
     from consent.models import ApiKey
-    from consent.services import consent_grant
-    from tests.consent.conftest import request_input
 
-    decisions.artifact_queue = lambda **kwargs: None  # PDFs are measured in bench/artifacts.py
+    without_pdf_records()  # measured in bench/artifacts.py
     org, user, person = cast()
-    request = services.request_create(actor=user, organization=org, data=request_input())
-    services.request_open(person=person, code=request.code)
-    consent = consent_grant(actor=person, item_id=request.items.get(position=1).pk)
+    consent = build_granted_consent(person=person, actor=user, organization=org)
     _, key = services.api_key_create(actor="bench", organization=org, name="b", scopes=list(ApiKey.Scope.values))
 
     from django.test import Client
@@ -59,9 +55,7 @@ def main():
         f"{'GET /healthz (baseline)':32}{percentile(health, 0.5):10.2f}{percentile(health, 0.95):10.2f}",
         f"{'POST /api/v1/tokens/verify':32}{percentile(verify, 0.5):10.2f}{percentile(verify, 0.95):10.2f}",
     ]
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    report(RESULTS_FILE, lines)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,18 @@ def _on_commit_runs_when_the_app_commits(request, monkeypatch):
     would never fire. Here the callbacks fire when the application's outermost atomic block closes
     successfully (callbacks from rolled-back blocks are discarded by Django), as in production.
     Tests on `transactional_db` commit for real and need none of this.
+
+    Why not pytest-django's `django_capture_on_commit_callbacks(execute=True)` (Django's
+    `TestCase.captureOnCommitCallbacks`): it runs the callbacks when its `with` block ends, not when the
+    application commits. As an autouse fixture that is the end of the test, after every assertion; to be
+    faithful, each service call and each request in every test and fixture would need its own `with`
+    block: the SMS that carries the sign-in code (read back at once by `portal_sign_in`), the request
+    notice, the webhook, the queued PDF record are all on_commit side effects. Without this fixture
+    120 of the 640 tests outside e2e/ fail or error (counted when this was written). The price is four Django internals,
+    all checked by every run of the suite: `transaction.Atomic.__exit__`, `connection.atomic_blocks`
+    (to tell the app's outermost block from the test's own), `connection.run_on_commit` as
+    `(savepoint ids, callback, robust)` triples and `connection.needs_rollback`. If Django changes one,
+    nearly every test fails at once and loudly (no SMS code to read), so a silent drift is not a risk.
     """
     marker = request.node.get_closest_marker("django_db")
     uses_db = marker is not None or "db" in request.fixturenames
@@ -63,12 +75,28 @@ def _on_commit_runs_when_the_app_commits(request, monkeypatch):
         conn = connections[self.using or "default"]
         if len(conn.atomic_blocks) == baseline and conn.run_on_commit and not conn.needs_rollback:
             callbacks, conn.run_on_commit = conn.run_on_commit, []
-            for _savepoints, func, _robust in callbacks:
+            for _savepoints, func, _robust in callbacks:  # nothing here registers robust callbacks yet
                 func()
         return result
 
     monkeypatch.setattr(transaction.Atomic, "__exit__", exit_and_run)
     yield
+
+
+@pytest.fixture(autouse=True)
+def queued_pdfs(request, monkeypatch) -> list[tuple[int, str]]:
+    """The PDF records queued by grants and withdrawals, as (consent id, kind), instead of rendering them.
+
+    A record takes about half a second to render and sign, and most grants in the suite are about
+    something else. Tests about the records themselves are marked `pdf` and render for real (the list
+    stays empty for them); every other test can still assert that the right record was queued.
+    """
+    queued: list[tuple[int, str]] = []
+    if "pdf" not in request.keywords:
+        from consent.records.tasks import artifact_render_task
+
+        monkeypatch.setattr(artifact_render_task, "delay", lambda consent_id, kind: queued.append((consent_id, kind)))
+    return queued
 
 
 @pytest.fixture(autouse=True)
@@ -177,24 +205,16 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
 
 @pytest.fixture
 def organization(db):
-    from identity.services import organization_create
+    from consent.builders import build_organization
 
-    return organization_create(
-        actor="test",
-        name="示例科技 Example Tech",
-        uscc="91350100M000100Y43",
-        privacy_contact_name="Privacy Officer",
-        privacy_contact_email="privacy@example.test",
-        privacy_contact_phone="+8613800138000",
-        address="Fuzhou",
-    )
+    return build_organization(actor="test")
 
 
 @pytest.fixture
 def other_organization(db):
-    from identity.services import organization_create
+    from consent.builders import build_organization
 
-    return organization_create(
+    return build_organization(
         actor="test",
         name="Other Co",
         uscc="91110000600037341L",
@@ -209,12 +229,9 @@ OPERATOR_PASSWORD = "correct horse battery staple 42"
 
 
 def _operator(username, organization):
-    from identity.models import Membership
-    from identity.services import membership_set, operator_create
+    from consent.builders import build_operator
 
-    user = operator_create(actor="test", username=username, password=OPERATOR_PASSWORD)
-    membership_set(actor="test", user=user, organization=organization, role=Membership.Role.OPERATOR)
-    return user
+    return build_operator(actor="test", organization=organization, username=username, password=OPERATOR_PASSWORD)
 
 
 @pytest.fixture

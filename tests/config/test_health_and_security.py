@@ -121,11 +121,11 @@ def test_start_up_fails_naming_a_missing_production_secret(missing):
     assert missing in result.stderr
 
 
-@pytest.mark.parametrize("cache_url", [None, "locmemcache://", "dummycache://"])
-def test_production_refuses_a_per_process_cache_because_limits_live_there(cache_url):
-    env = {k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}
-    if cache_url:
-        env["CACHE_URL"] = cache_url
+@pytest.mark.parametrize(
+    "cache", [{}, {"CACHE_URL": "locmemcache://"}, {"CACHE_URL": "dummycache://"}], ids=["unset", "locmem", "dummy"]
+)
+def test_production_refuses_a_per_process_cache_because_limits_live_there(cache):
+    env = {**{k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}, **cache}
     result = manage("check", **env)
     assert result.returncode != 0
     assert "CACHE_URL" in result.stderr

@@ -1,20 +1,21 @@
 """Consent personas: a pending two-item request (face + voice) for Pat, and Pat signed in and verified."""
 
+import base64
 import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from consent import services
+from consent.builders import ID_NUMBER, LEGAL_NAME, build_request, build_verified_person, request_data
 from consent.demo_media import demo_png, demo_wav
-from consent.services import ItemInput, RequestInput, SampleInput
+from consent.services import RequestInput
 from identity.crypto import mask_phone
 from identity.models import OutboxMessage, Person
 
 PERSON_PHONE = "+8613912345678"
-PERSON_NAME = "张三"
-PERSON_ID = "11010519491231002X"
+PERSON_NAME = LEGAL_NAME
+PERSON_ID = ID_NUMBER
 
 
 png_bytes = demo_png
@@ -22,43 +23,44 @@ wav_bytes = demo_wav
 
 
 def request_input(phone: str = PERSON_PHONE, **overrides) -> RequestInput:
-    today = timezone.localdate()
-    values = {
+    """Pat's two-item request (face + voice), as `consent.builders` makes it; any field may be overridden."""
+    return request_data(phone=phone, **overrides)
+
+
+def api_request_body(phone: str = PERSON_PHONE, **overrides) -> dict:
+    """What a service posts to /api/v1/requests: one face item, every required field; any may be overridden."""
+    return {
         "phone": phone,
-        "end_user_reference": "user-4711",
+        "end_user_reference": "user-1",
         "end_user_verification_method": "mobile",
-        "end_user_verification_reference": "sms-check-99",
-        "end_user_verified_at": timezone.now() - timedelta(hours=1),
+        "end_user_verification_reference": "chk-1",
+        "end_user_verified_at": (timezone.now() - timedelta(hours=1)).isoformat(),
         "end_user_prompted_to_notify": True,
-        "notice_retention": "Samples deleted 30 days after the consent ends.",
-        "notice_withdrawal": "Withdraw at any time in the portal; effective at once.",
-        "notice_recipients": "none",
+        "notice_retention": "30 days after the end",
+        "notice_withdrawal": "In the portal, any time",
         "items": [
-            ItemInput(
-                "face",
-                ["face_swap"],
-                "Film dubbing trailer",
-                "Douyin channel",
-                today + timedelta(days=90),
-                [SampleInput("face.png", png_bytes())],
-            ),
-            ItemInput(
-                "voice",
-                ["voice_cloning"],
-                "Narration",
-                "Podcast",
-                today + timedelta(days=90),
-                [SampleInput("voice.wav", wav_bytes())],
-            ),
+            {
+                "modality": "face",
+                "operations": ["face_swap"],
+                "purpose": "Trailer",
+                "usage": "Web",
+                "valid_until": (timezone.localdate() + timedelta(days=60)).isoformat(),
+                "samples": [{"name": "a.png", "content_base64": base64.b64encode(png_bytes()).decode()}],
+            }
         ],
+        **overrides,
     }
-    values.update(overrides)
-    return RequestInput(**values)
 
 
 @pytest.fixture
 def pending_request(organization, operator):
-    return services.request_create(actor=operator, organization=organization, data=request_input())
+    return build_request(actor=operator, organization=organization, phone=PERSON_PHONE)
+
+
+@pytest.fixture
+def pat_verified(db) -> Person:
+    """Pat, real-name verified, not signed in anywhere (services are called with her as the actor)."""
+    return build_verified_person(phone=PERSON_PHONE, legal_name=PERSON_NAME, id_number=PERSON_ID)
 
 
 def last_sms(phone: str = PERSON_PHONE) -> str:

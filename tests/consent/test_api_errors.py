@@ -133,6 +133,7 @@ def test_the_personal_data_export_is_not_cacheable(granted):
     assert "no-store" in response["Cache-Control"]
 
 
+@pytest.mark.pdf
 def test_signed_records_are_not_cacheable(granted, organization):
     client, consent = granted
     response = client.get(f"/me/consents/{consent.pk}/artifacts/grant.pdf")

@@ -203,6 +203,7 @@ def _webhook_failure_flows(operator, organization):
     services.webhook_endpoint_delete(actor=operator, organization=organization)
 
 
+@pytest.mark.pdf
 def test_every_organisation_event_is_on_its_trail_and_on_no_other(
     organization, operator, other_organization, other_operator, monkeypatch
 ):

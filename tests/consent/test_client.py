@@ -10,10 +10,9 @@ from django.utils import timezone
 from likeness_consent_client import ApiError, ConsentClient, Verifier
 
 from consent import services
+from consent.builders import build_granted_consent
 from consent.models import ApiKey
-from consent.services import consent_grant
-from identity.services import person_for_phone, person_identity_verify
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, request_input
+from tests.consent.conftest import request_input
 
 pytestmark = pytest.mark.django_db
 BASE = "http://127.0.0.1:8000"  # = SITE_URL, the origin the tokens name for their status lists
@@ -44,12 +43,8 @@ def api_key(organization):
 
 
 @pytest.fixture
-def consent(pending_request):
-    person = person_identity_verify(
-        person=person_for_phone(phone=PERSON_PHONE), legal_name=PERSON_NAME, id_number=PERSON_ID
-    )
-    services.request_open(person=person, code=pending_request.code)
-    return consent_grant(actor=person, item_id=pending_request.items.get(position=1).pk)
+def consent(pat_verified, pending_request):
+    return build_granted_consent(person=pat_verified, request=pending_request)
 
 
 def test_client_creates_reads_and_cancels_requests(api_key):

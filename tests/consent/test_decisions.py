@@ -10,11 +10,11 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consent import services
+from consent.builders import build_verified_person
 from consent.errors import ConsentNotActive, CoolingDown, NotPending, PersonBlockedOrganization, RequestExpired
 from consent.models import Consent, ConsentRequest, RequestItem, WebhookEvent
 from consent.services import consent_grant
 from identity.errors import CodeRejected
-from identity.services import person_for_phone, person_identity_verify
 from tests.consent.conftest import (
     PERSON_ID,
     PERSON_NAME,
@@ -29,8 +29,7 @@ pytestmark = pytest.mark.django_db
 
 
 def verified_person(phone=PERSON_PHONE, id_number=PERSON_ID):
-    person = person_for_phone(phone=phone)
-    return person_identity_verify(person=person, legal_name=PERSON_NAME, id_number=id_number)
+    return build_verified_person(phone=phone, legal_name=PERSON_NAME, id_number=id_number)
 
 
 def opened(pending_request, person=None):

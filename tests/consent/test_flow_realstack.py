@@ -10,7 +10,7 @@ from identity.models import OutboxMessage
 from tests.conftest import office_login, wait_for
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, png_bytes, wav_bytes
 
-pytestmark = pytest.mark.realstack
+pytestmark = [pytest.mark.realstack, pytest.mark.pdf]
 
 
 def code_after(count: int) -> str:

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consent import services, statuslist
+from consent.builders import build_verified_person
 from consent.errors import NotForThisPerson
 from consent.models import (
     ApiKey,
@@ -29,7 +30,6 @@ from consent.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from identity import services as identity_services
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, request_input
 
 pytestmark = pytest.mark.django_db
@@ -38,17 +38,8 @@ QUINN_PHONE = "+8613700001111"
 QUINN_ID = "110101199003070011"  # GB 11643, check character included
 
 
-@pytest.fixture(autouse=True)
-def _no_pdf_rendering(monkeypatch):
-    """Grants and revocations queue a PDF rendering (seconds each) that has nothing to do with ownership."""
-    from consent.records.tasks import artifact_render_task
-
-    monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
-
-
 def verified(phone, id_number, name=PERSON_NAME):
-    person = identity_services.person_for_phone(phone=phone)
-    return identity_services.person_identity_verify(person=person, legal_name=name, id_number=id_number)
+    return build_verified_person(phone=phone, legal_name=name, id_number=id_number)
 
 
 @pytest.fixture

@@ -98,6 +98,7 @@ def test_new_terms_carry_only_a_masked_phone(pending_request):
         assert PERSON_PHONE not in item.terms_json
 
 
+@pytest.mark.pdf
 def test_signed_record_holds_no_image_of_the_sample(person_client, pending_request):
     person_client.get(f"/r/{pending_request.code}/")
     consent = consent_grant(actor=person_client.person, item_id=pending_request.items.get(position=1).pk)

@@ -415,14 +415,16 @@ def test_consent_detail_shows_terms_and_masked_identity_only(operator_client, gr
     assert "No service has presented this consent yet." in body
 
 
-def test_consent_detail_links_the_signed_record_once_it_exists(operator_client, granted_consent):
-    if not Artifact.objects.filter(consent=granted_consent, kind=Artifact.Kind.GRANT).exists():
-        # Rendering belongs to the artifacts service; a stored record is all this page looks at.
-        artifact = Artifact(consent=granted_consent, kind=Artifact.Kind.GRANT, sha256="0" * 64, size=3)
-        artifact.file.save("grant.pdf", ContentFile(b"pdf"), save=False)
-        artifact.save()
-    body = operator_client.get(f"/office/consents/{granted_consent.pk}/").content.decode()
-    assert f'href="/office/consents/{granted_consent.pk}/artifacts/grant.pdf"' in body
+def test_consent_detail_links_the_signed_record_once_it_exists(operator_client, granted_consent, queued_pdfs):
+    assert queued_pdfs == [(granted_consent.pk, "grant")]
+    link = f'href="/office/consents/{granted_consent.pk}/artifacts/grant.pdf"'
+    assert link not in operator_client.get(f"/office/consents/{granted_consent.pk}/").content.decode()
+    # Rendering belongs to the artifacts service (tests/consent/test_artifacts.py); a stored record is all
+    # this page looks at.
+    artifact = Artifact(consent=granted_consent, kind=Artifact.Kind.GRANT, sha256="0" * 64, size=3)
+    artifact.file.save("grant.pdf", ContentFile(b"pdf"), save=False)
+    artifact.save()
+    assert link in operator_client.get(f"/office/consents/{granted_consent.pk}/").content.decode()
 
 
 # ---- audit trail -------------------------------------------------------------------------------

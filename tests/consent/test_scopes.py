@@ -2,18 +2,15 @@
 without an entry here fails, and so does an endpoint whose view forgets `required_scopes` (HasScope lets
 a view without any through)."""
 
-import base64
-from datetime import timedelta
-
 import pytest
 from django.urls import URLPattern
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from consent import services
 from consent.api import urls as api_urls
+from consent.builders import build_granted_consent
 from consent.models import ApiKey
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, png_bytes
+from tests.consent.conftest import api_request_body
 
 pytestmark = pytest.mark.django_db
 
@@ -31,22 +28,10 @@ ENDPOINTS = {
 PUBLIC = {"api-schema", "api-docs"}
 
 
-@pytest.fixture(autouse=True)
-def _no_pdf_rendering(monkeypatch):
-    from consent.records.tasks import artifact_render_task
-
-    monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
-
-
 @pytest.fixture
-def objects(pending_request):
+def objects(pat_verified, pending_request):
     """A request with one item granted (its consent and token) and one still pending, so cancel works."""
-    from identity import services as identity_services
-
-    person = identity_services.person_for_phone(phone=PERSON_PHONE)
-    person = identity_services.person_identity_verify(person=person, legal_name=PERSON_NAME, id_number=PERSON_ID)
-    services.request_open(person=person, code=pending_request.code)
-    consent = services.consent_grant(actor=person, item_id=pending_request.items.get(position=1).pk)
+    consent = build_granted_consent(person=pat_verified, request=pending_request)
     return {"request": pending_request, "consent": consent}
 
 
@@ -65,32 +50,8 @@ def call(client, name, objects):
     )
 
 
-def _request_body(objects):
-    valid_until = (timezone.localdate() + timedelta(days=60)).isoformat()
-    return {
-        "phone": "+8613700002222",
-        "end_user_reference": "user-1",
-        "end_user_verification_method": "mobile",
-        "end_user_verification_reference": "chk-1",
-        "end_user_verified_at": (timezone.now() - timedelta(hours=1)).isoformat(),
-        "end_user_prompted_to_notify": True,
-        "notice_retention": "30 days after the end",
-        "notice_withdrawal": "In the portal, any time",
-        "items": [
-            {
-                "modality": "face",
-                "operations": ["face_swap"],
-                "purpose": "Trailer",
-                "usage": "Web",
-                "valid_until": valid_until,
-                "samples": [{"name": "a.png", "content_base64": base64.b64encode(png_bytes()).decode()}],
-            }
-        ],
-    }
-
-
 BODIES = {
-    "api-request-create": _request_body,
+    "api-request-create": lambda o: api_request_body(phone="+8613700002222"),
     "api-token-verify": lambda o: {"token": o["consent"].token.value, "modality": "face", "operation": "face_swap"},
 }
 HEADERS = {"api-request-create": {"HTTP_IDEMPOTENCY_KEY": "scope-test"}}

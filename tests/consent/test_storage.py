@@ -39,6 +39,7 @@ def test_two_requests_with_the_same_sample_bytes_store_separate_objects(last_wri
     assert all(last_writer_wins.exists(name) for name in names)
 
 
+@pytest.mark.pdf
 def test_a_run_that_loses_the_artifact_race_leaves_the_winners_file_alone(
     last_writer_wins,
     granted,  # noqa: F811
@@ -91,6 +92,7 @@ def s3_bucket(settings, monkeypatch):
         yield boto3.resource("s3", region_name="us-east-1").Bucket("consent-media")
 
 
+@pytest.mark.pdf
 def test_samples_and_records_round_trip_through_s3_and_are_deleted_with_the_account(
     s3_bucket,
     granted,  # noqa: F811

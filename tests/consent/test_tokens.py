@@ -16,11 +16,10 @@ from jwt import PyJWK
 
 from audit.models import AuditEvent
 from consent import services, statuslist, tokens
+from consent.builders import build_granted_consent
 from consent.models import Consent, ConsentToken, SigningKey, StatusList
-from consent.services import consent_grant
-from identity import services as identity_services
 from identity.crypto import decrypt
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, png_bytes, request_input, wav_bytes
+from tests.consent.conftest import png_bytes, request_input, wav_bytes
 
 # The endpoints are tested on their own URL module (config/urls.py includes it at "").
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("consent.public.token_urls")]
@@ -32,23 +31,13 @@ VOICE_SHA256 = hashlib.sha256(wav_bytes()).hexdigest()
 # ---- fixtures and helpers -----------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_pdf_rendering(monkeypatch):
-    """Grants queue a PDF rendering (seconds each) that has nothing to do with tokens."""
-    from consent.records.tasks import artifact_render_task
-
-    monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
-
-
 @pytest.fixture
-def person(db):
-    person = identity_services.person_for_phone(phone=PERSON_PHONE)
-    return identity_services.person_identity_verify(person=person, legal_name=PERSON_NAME, id_number=PERSON_ID)
+def person(pat_verified):
+    return pat_verified
 
 
 def grant(person, request, position=1) -> Consent:
-    services.request_open(person=person, code=request.code)
-    return consent_grant(actor=person, item_id=request.items.get(position=position).pk)
+    return build_granted_consent(person=person, request=request, position=position)
 
 
 @pytest.fixture

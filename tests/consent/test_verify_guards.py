@@ -10,38 +10,22 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rest_framework.test import APIClient
 
 from consent import services
-from consent.models import ApiKey, Consent, Presentation, SigningKey
-from identity import services as identity_services
-from identity.crypto import decrypt
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, png_bytes
+from consent.builders import build_granted_consent
+from consent.models import ApiKey, Consent, Presentation
+from tests.consent.conftest import png_bytes
+from tests.consent.test_tokens import b64, our_private_key, sign
 
 pytestmark = pytest.mark.django_db
 
 FACE_SHA256 = hashlib.sha256(png_bytes()).hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def _no_pdf_rendering(monkeypatch):
-    from consent.records.tasks import artifact_render_task
-
-    monkeypatch.setattr(artifact_render_task, "delay", lambda *args, **kwargs: None)
-
-
 @pytest.fixture
-def pat(db):
-    person = identity_services.person_for_phone(phone=PERSON_PHONE)
-    return identity_services.person_identity_verify(person=person, legal_name=PERSON_NAME, id_number=PERSON_ID)
-
-
-@pytest.fixture
-def consent(pat, pending_request) -> Consent:
-    services.request_open(person=pat, code=pending_request.code)
-    return services.consent_grant(actor=pat, item_id=pending_request.items.get(position=1).pk)
+def consent(pat_verified, pending_request) -> Consent:
+    return build_granted_consent(person=pat_verified, request=pending_request)
 
 
 def service(organization) -> tuple[APIClient, ApiKey]:
@@ -63,23 +47,8 @@ def present(client, token, operation="face_swap", media=""):
     return response.json()
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def unb64(segment: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-
-
-def sign(header: dict, claims: dict, key: Ed25519PrivateKey) -> str:
-    """An independent JWS signer (no JOSE library), so a forgery is exactly what the test says."""
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-    return f"{signing_input}.{b64(key.sign(signing_input.encode()))}"
-
-
-def our_private_key(kid: str) -> Ed25519PrivateKey:
-    pem = decrypt(SigningKey.objects.get(kid=kid).private_key_enc, context="signing_key")
-    return serialization.load_pem_private_key(pem.encode(), password=None)
 
 
 def bad_signature(token: str) -> str:
@@ -98,21 +67,34 @@ def revoked(consent: Consent) -> str:
     return consent.token.value
 
 
-# outcome -> (how to make the presented token, operation, media, result, reason, linked to the consent)
-OUTCOMES = {
-    "active": (lambda c: c.token.value, "face_swap", FACE_SHA256, "active", "", True),
-    "revoked": (revoked, "face_swap", "", "inactive", "revoked", True),
-    "operation": (lambda c: c.token.value, "attribute_editing", "", "inactive", "operation_not_consented", True),
-    "media": (lambda c: c.token.value, "face_swap", "0" * 64, "inactive", "media_not_bound", True),
-    "bad_signature": (lambda c: bad_signature(c.token.value), "face_swap", "", "inactive", "bad_signature", False),
-    "unknown_kid": (lambda c: unknown_kid(c.token.value), "face_swap", "", "inactive", "unknown_key", False),
-    "malformed": (lambda c: "not-a-token", "face_swap", "", "inactive", "malformed", False),
+# outcome -> (how to make the presented token, operation, media, reason, linked to the consent)
+INACTIVE = {
+    "revoked": (revoked, "face_swap", "", "revoked", True),
+    "operation": (lambda c: c.token.value, "attribute_editing", "", "operation_not_consented", True),
+    "media": (lambda c: c.token.value, "face_swap", "0" * 64, "media_not_bound", True),
+    "bad_signature": (lambda c: bad_signature(c.token.value), "face_swap", "", "bad_signature", False),
+    "unknown_kid": (lambda c: unknown_kid(c.token.value), "face_swap", "", "unknown_key", False),
+    "malformed": (lambda c: "not-a-token", "face_swap", "", "malformed", False),
 }
 
 
-@pytest.mark.parametrize("outcome", sorted(OUTCOMES))
-def test_every_verify_call_writes_one_presentation_with_its_result_and_reason(outcome, organization, consent):
-    make_token, operation, media, result, reason, linked = OUTCOMES[outcome]
+def test_an_active_verify_call_writes_one_presentation_linked_to_the_consent(organization, consent):
+    client, key = service(organization)
+    before = Presentation.objects.count()
+
+    body = present(client, consent.token.value, operation="face_swap", media=FACE_SHA256)
+
+    assert body["active"] is True
+    assert Presentation.objects.count() == before + 1
+    row = Presentation.objects.latest("id")
+    assert (row.result, row.reason) == ("active", "")
+    assert (row.organization_id, row.api_key_id, row.operation) == (organization.pk, key.pk, "face_swap")
+    assert row.consent_id == consent.pk
+
+
+@pytest.mark.parametrize("outcome", sorted(INACTIVE))
+def test_every_inactive_verify_call_writes_one_presentation_with_its_reason(outcome, organization, consent):
+    make_token, operation, media, reason, linked = INACTIVE[outcome]
     client, key = service(organization)
     token = make_token(consent)
     before = Presentation.objects.count()
@@ -121,13 +103,11 @@ def test_every_verify_call_writes_one_presentation_with_its_result_and_reason(ou
 
     assert Presentation.objects.count() == before + 1
     row = Presentation.objects.latest("id")
-    assert (row.result, row.reason) == (result, reason)
+    assert (row.result, row.reason) == ("inactive", reason)
     assert (row.organization_id, row.api_key_id, row.operation) == (organization.pk, key.pk, operation)
     assert row.consent_id == (consent.pk if linked else None)
-    assert body["active"] is (result == "active")
-    if result == "inactive":
-        # The token's own audience may see why; nobody sees more than that.
-        assert body == ({"active": False, "reason": reason} if linked else {"active": False})
+    # The token's own audience may see why, for a token it can be linked to; nobody sees more than that.
+    assert body == ({"active": False, "reason": reason} if linked else {"active": False})
 
 
 def test_an_expired_token_is_logged_as_expired(organization, consent):

@@ -35,9 +35,7 @@ from consent.services import (
 )
 from consent.tasks import webhook_deliver_task
 from identity.crypto import decrypt
-from identity.services import person_for_phone, person_identity_verify
 from tests.conftest import wait_for
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE
 
 # ---- the receiver's side, written from the spec (https://www.standardwebhooks.com/) -------------
 
@@ -90,7 +88,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for the serve loop's next poll: the default 0.5 s would be each test's teardown.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -123,12 +122,10 @@ def endpoint(organization, operator, receiver):
 
 
 @pytest.fixture
-def pat(pending_request):
+def pat(pat_verified, pending_request):
     """Pat, verified by real name, with the pending request opened."""
-    person = person_for_phone(phone=PERSON_PHONE)
-    person = person_identity_verify(person=person, legal_name=PERSON_NAME, id_number=PERSON_ID)
-    request_open(person=person, code=pending_request.code)
-    return person
+    request_open(person=pat_verified, code=pending_request.code)
+    return pat_verified
 
 
 @pytest.fixture

@@ -18,8 +18,7 @@ ZHANG_SAN = {"name": "张三", "id_number": "11010519491231002X", "phone": "+861
 @pytest.fixture
 def development(settings):
     """REALNAME_BACKEND left unset: the development verifier is the default."""
-    if hasattr(settings, "REALNAME_BACKEND"):
-        del settings.REALNAME_BACKEND
+    del settings.REALNAME_BACKEND
 
 
 def test_requests_carry_a_signature_the_gateway_verifies(realname):

@@ -2,18 +2,28 @@
 
 import json
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consent import services as consent_services
-from consent.demo_media import demo_png, demo_wav
+from consent.builders import (
+    build_granted_consent,
+    build_operator,
+    build_organization,
+    build_request,
+    build_verified_person,
+    face_item,
+    voice_item,
+)
 from consent.models import ApiKey, Consent, ConsentRequest
-from consent.services import ItemInput, RequestInput, SampleInput, consent_grant
+from consent.services import ItemInput
 from identity import services as identity_services
 from identity.models import Membership, Organization, User
 
@@ -42,13 +52,12 @@ class Command(BaseCommand):
         self.stdout.write(self._text(credentials))
 
     def _seed(self) -> dict:
-        organization = Organization.objects.filter(uscc=DEMO_USCC).first() or identity_services.organization_create(
+        organization = Organization.objects.filter(uscc=DEMO_USCC).first() or build_organization(
             actor=ACTOR,
             name="演示影像科技有限公司 (Demo Imaging Co.)",
             uscc=DEMO_USCC,
             privacy_contact_name="隐私保护负责人 Privacy Officer",
             privacy_contact_email="privacy@demo.example",
-            privacy_contact_phone="+8613800138000",
             address="福建省福州市鼓楼区示例路1号",
         )
         secrets_path = settings.VAR_DIR / "demo-credentials.json"
@@ -56,13 +65,18 @@ class Command(BaseCommand):
         password = stored.get("password") or f"demo-{secrets.token_urlsafe(12)}"
         user = User.objects.filter(username=DEMO_USERNAME).first()
         if user is None:
-            user = identity_services.operator_create(actor=ACTOR, username=DEMO_USERNAME, password=password)
+            user = build_operator(
+                actor=ACTOR,
+                organization=organization,
+                username=DEMO_USERNAME,
+                password=password,
+                role=Membership.Role.OWNER,
+            )
         elif not user.check_password(password):
             identity_services.operator_set_password(actor=ACTOR, user=user, password=password)
         secrets_path.parent.mkdir(parents=True, exist_ok=True)
         secrets_path.write_text(json.dumps({"password": password}))
         secrets_path.chmod(0o600)
-        identity_services.membership_set(actor=ACTOR, user=user, organization=organization, role=Membership.Role.OWNER)
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
         if device is None:
             device = identity_services.totp_enrolment_start(user=user)
@@ -99,8 +113,8 @@ class Command(BaseCommand):
         pending = ConsentRequest.objects.filter(
             organization=organization, person_phone=DEMO_PERSON_PHONE, state=ConsentRequest.State.PENDING
         ).first()
-        return pending or consent_services.request_create(
-            actor=user, organization=organization, data=_demo_request(DEMO_PERSON_PHONE)
+        return pending or build_request(
+            actor=user, organization=organization, phone=DEMO_PERSON_PHONE, items=_demo_items(), **DEMO_NOTICE
         )
 
     def _granted_consent(self, organization, user) -> Consent:
@@ -110,17 +124,11 @@ class Command(BaseCommand):
         ).first()
         if consent:
             return consent
-        person = identity_services.person_for_phone(phone=DEMO_GRANTOR_PHONE)
-        if not person.is_verified:
-            person = identity_services.person_identity_verify(
-                person=person, legal_name="演示用户", id_number=DEMO_GRANTOR_ID
-            )
-        request = consent_services.request_create(
-            actor=user, organization=organization, data=_demo_request(DEMO_GRANTOR_PHONE)
-        )
-        consent_services.request_open(person=person, code=request.code)
+        person = build_verified_person(phone=DEMO_GRANTOR_PHONE, legal_name="演示用户", id_number=DEMO_GRANTOR_ID)
         # Demo data only: the grant transaction without the SMS round trip a real person makes.
-        return consent_grant(actor=person, item_id=request.items.get(position=1).pk)
+        return build_granted_consent(
+            person=person, actor=user, organization=organization, items=_demo_items(), **DEMO_NOTICE
+        )
 
     def _text(self, c: dict) -> str:
         return (
@@ -139,38 +147,20 @@ class Command(BaseCommand):
         )
 
 
-def _demo_request(phone: str) -> RequestInput:
-    from datetime import timedelta
+DEMO_NOTICE = {
+    "end_user_reference": "demo-user-1",
+    "end_user_verification_reference": "demo-sms-check",
+    "notice_retention": "样本在授权结束后30日内删除。Samples are deleted 30 days after the consent ends.",
+    "notice_withdrawal": "随时在本门户撤回，立即生效。Withdraw at any time in this portal; effective at once.",
+    "notice_recipients": "无 None",
+}
 
-    from django.utils import timezone
 
+def _demo_items() -> list[ItemInput]:
     until = timezone.localdate() + timedelta(days=180)
-    return RequestInput(
-        phone=phone,
-        end_user_reference="demo-user-1",
-        end_user_verification_method="mobile",
-        end_user_verification_reference="demo-sms-check",
-        end_user_verified_at=timezone.now(),
-        end_user_prompted_to_notify=True,
-        notice_retention="样本在授权结束后30日内删除。Samples are deleted 30 days after the consent ends.",
-        notice_withdrawal="随时在本门户撤回，立即生效。Withdraw at any time in this portal; effective at once.",
-        notice_recipients="无 None",
-        items=[
-            ItemInput(
-                "face",
-                ["face_swap"],
-                "电影预告片换脸 Film trailer face swap",
-                "抖音官方账号 Official channel",
-                until,
-                [SampleInput("face.png", demo_png())],
-            ),
-            ItemInput(
-                "voice",
-                ["voice_cloning"],
-                "旁白配音 Narration",
-                "播客 Podcast",
-                until,
-                [SampleInput("voice.wav", demo_wav())],
-            ),
-        ],
-    )
+    return [
+        face_item(
+            purpose="电影预告片换脸 Film trailer face swap", usage="抖音官方账号 Official channel", valid_until=until
+        ),
+        voice_item(purpose="旁白配音 Narration", usage="播客 Podcast", valid_until=until),
+    ]
