@@ -12,6 +12,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from consent.models import ApiKey
 from consent.services import api_key_hash, api_key_touch
+from identity.net import client_ip
 
 
 class ServiceClient:
@@ -82,6 +83,4 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def get_ident(self, request):
-        from identity.net import client_ip
-
         return client_ip(request) or "unknown"

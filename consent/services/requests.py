@@ -342,7 +342,7 @@ def request_create(*, actor, organization: Organization, data: RequestInput) -> 
 
 
 def _notification_queue(request: ConsentRequest, *, reason: str, requested_by: str) -> Notification:
-    from consent.tasks import request_notify_task
+    from consent.tasks import request_notify_task  # consent.tasks imports this module: a cycle
 
     notification = Notification.objects.create(request=request, reason=reason, requested_by=requested_by[:200])
     enqueue_on_commit(request_notify_task, notification.pk)

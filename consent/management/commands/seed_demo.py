@@ -2,10 +2,12 @@
 
 import json
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -140,10 +142,6 @@ class Command(BaseCommand):
 
 
 def _demo_request(phone: str) -> RequestInput:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     until = timezone.localdate() + timedelta(days=180)
     return RequestInput(
         phone=phone,
