@@ -1,6 +1,6 @@
 """Reads scoped by who is asking. A missing or foreign object is a 404, never a 403 that confirms it exists."""
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 
 from consent.models import Consent, ConsentRequest, Presentation, RequestItem, Sample
@@ -23,6 +23,12 @@ def membership_for_operator(*, user: User, organization_id: int | None = None) -
 
 def _items_prefetch():
     return Prefetch("items", queryset=RequestItem.objects.prefetch_related("samples").select_related("consent"))
+
+
+def request_items_attach(request: ConsentRequest) -> ConsentRequest:
+    """Load the items of a request already in hand (with their samples and consents), to render it."""
+    prefetch_related_objects([request], _items_prefetch())
+    return request
 
 
 def requests_for_operator(*, organization: Organization, state: str = "", phone: str = "", modality: str = ""):

@@ -262,11 +262,11 @@ class RequestCancelApi(APIView):
         responses={200: RequestOutput, 409: OpenApiResponse(ERROR, description="`not_pending`"), **ERRORS},
     )
     def post(self, request, request_id: int):
-        organization = request.auth.organization
-        consent_request = selectors.request_get_for_operator(organization=organization, request_id=request_id)
-        services.request_cancel(actor=request.auth, organization=organization, request_id=consent_request.pk)
-        consent_request = selectors.request_get_for_operator(organization=organization, request_id=request_id)
-        return Response(RequestOutput(consent_request).data)
+        # The service's scoped look-up is the access check: another organisation's id is a 404 from there.
+        consent_request = services.request_cancel(
+            actor=request.auth, organization=request.auth.organization, request_id=request_id
+        )
+        return Response(RequestOutput(selectors.request_items_attach(consent_request)).data)
 
 
 class ConsentDetailApi(APIView):

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -278,3 +279,15 @@ def test_concurrent_duplicates_create_one_request(transactional_db, organization
         thread.join()
     assert sorted(results) == [201] * 4
     assert ConsentRequest.objects.count() == 1
+
+
+def test_cancelling_a_request_reads_it_once(service):
+    """The service's scoped, locked look-up is the access check; the view only loads the items to render."""
+    request_id = create(service, body()).json()["id"]
+    with CaptureQueriesContext(connection) as queries:
+        response = service.post(f"/api/v1/requests/{request_id}/cancel")
+    assert response.status_code == 200
+    assert [item["state"] for item in response.json()["items"]] == ["cancelled"]
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert len([q for q in sql if q.startswith("SELECT") and 'FROM "consent_consentrequest"' in q]) == 1
+    assert len(sql) <= 14
