@@ -383,13 +383,13 @@ class Presentation(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first answer to an API request with a given Idempotency-Key, replayed for retries."""
+    """The request an API call with a given Idempotency-Key created, answered again to its retries."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=200)
     body_sha256 = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField()
-    response = models.JSONField()
+    # Null only inside the transaction that creates both: the row is written first to claim the key.
+    request = models.ForeignKey(ConsentRequest, on_delete=models.CASCADE, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -157,18 +157,15 @@ class RequestCreateApi(APIView):
             )
         raw, files = self._raw(request)
         data = self._parse(raw, files)
-        organization = request.auth.organization
         fingerprint = hashlib.sha256(canonical_json(self._fingerprint(raw, data))).hexdigest()
-        status_code, body, replayed = services.request_create_idempotent(
-            api_key=request.auth,
-            idempotency_key=key,
-            fingerprint=fingerprint,
-            data=data,
-            render=lambda created: (
-                RequestOutput(selectors.request_get_for_operator(organization=organization, request_id=created.pk)).data
-            ),
+        consent_request, replayed = services.request_create_idempotent(
+            api_key=request.auth, idempotency_key=key, fingerprint=fingerprint, data=data
         )
-        return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"} if replayed else None)
+        return Response(
+            RequestOutput(selectors.request_items_attach(consent_request)).data,
+            status=201,
+            headers={"Idempotent-Replayed": "true"} if replayed else None,
+        )
 
     def _raw(self, request) -> tuple[dict, dict]:
         if request.content_type.startswith("multipart/"):

@@ -291,3 +291,14 @@ def test_cancelling_a_request_reads_it_once(service):
     sql = [query["sql"] for query in queries.captured_queries]
     assert len([q for q in sql if q.startswith("SELECT") and 'FROM "consent_consentrequest"' in q]) == 1
     assert len(sql) <= 14
+
+
+def test_a_retry_answers_with_the_request_as_it_is_now(service):
+    payload = body()
+    request_id = create(service, payload).json()["id"]
+    service.post(f"/api/v1/requests/{request_id}/cancel")
+    retry = create(service, payload)
+    assert retry.status_code == 201
+    assert retry["Idempotent-Replayed"] == "true"
+    assert (retry.json()["id"], retry.json()["state"]) == (request_id, "cancelled")
+    assert IdempotencyRecord.objects.get().request_id == request_id
