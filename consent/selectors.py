@@ -3,7 +3,7 @@
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 
-from consent.models import Consent, ConsentRequest, Presentation, RequestItem, Sample
+from consent.models import Consent, ConsentRequest, OrganizationSettings, Presentation, RequestItem, Sample
 from identity.models import Membership, Organization, Person, User
 
 
@@ -23,6 +23,14 @@ def membership_for_operator(*, user: User, organization_id: int | None = None) -
 
 def _items_prefetch():
     return Prefetch("items", queryset=RequestItem.objects.prefetch_related("samples").select_related("consent"))
+
+
+def media_binding_required(*, organization: Organization) -> bool:
+    """Whether verification needs the media's hash to be one of the samples'; off for an organisation never set."""
+    try:
+        return organization.consent_settings.require_media_binding
+    except OrganizationSettings.DoesNotExist:
+        return False
 
 
 def request_items_attach(request: ConsentRequest) -> ConsentRequest:

@@ -22,11 +22,6 @@ class Organization(models.Model):
     privacy_contact_email = models.EmailField(_("privacy contact e-mail"))
     privacy_contact_phone = models.CharField(_("privacy contact phone"), max_length=20)
     address = models.CharField(_("address"), max_length=300)
-    require_media_binding = models.BooleanField(
-        _("require media binding"),
-        default=False,
-        help_text=_("Token verification refuses media whose SHA-256 is not among the consent's samples."),
-    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):

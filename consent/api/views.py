@@ -334,7 +334,7 @@ class TokenVerifyApi(APIView):
             modality=values["modality"],
             operation=values["operation"],
             media_sha256=media or None,
-            require_media_binding=key.organization.require_media_binding,
+            require_media_binding=selectors.media_binding_required(organization=key.organization),
         )
         services.presentation_record(
             consent=outcome.consent,

@@ -8,6 +8,7 @@ from django.utils import timezone
 pytestmark = pytest.mark.django_db(transaction=True)
 
 IDENTITY = ("identity", "0007_user_lockout_moves_to_the_cache")
+MEDIA_BINDING_GONE = ("identity", "0008_organization_media_binding_moves_to_consent")
 
 
 def migrate(targets):
@@ -57,3 +58,22 @@ def test_a_stored_answer_becomes_its_request_and_going_back_rebuilds_a_minimal_a
     apps = migrate(before)
     restored = apps.get_model("consent", "IdempotencyRecord").objects.get(key="a")
     assert (restored.status_code, restored.response) == (201, {"id": request.pk})
+
+
+def test_media_binding_moves_to_consent_settings_and_back():
+    before = [("consent", "0005_idempotency_keeps_the_request"), IDENTITY]
+    after = [("consent", "0006_organization_settings_media_binding"), MEDIA_BINDING_GONE]
+    apps = migrate(before)
+    binding = _organization(apps)
+    binding.require_media_binding = True
+    binding.save()
+    plain = _organization(apps, uscc="91110000600037341L")
+
+    apps = migrate(after)
+    settings = apps.get_model("consent", "OrganizationSettings").objects.all()
+    assert [(s.organization_id, s.require_media_binding) for s in settings] == [(binding.pk, True)]
+    assert not hasattr(apps.get_model("identity", "Organization").objects.get(pk=plain.pk), "require_media_binding")
+
+    apps = migrate(before)
+    restored = dict(apps.get_model("identity", "Organization").objects.values_list("pk", "require_media_binding"))
+    assert restored == {binding.pk: True, plain.pk: False}
