@@ -7,10 +7,6 @@ from consent.models import Consent, ConsentRequest, OrganizationSettings, Presen
 from identity.models import Membership, Organization, Person, User
 
 
-def organizations_for_operator(user: User) -> QuerySet[Organization]:
-    return Organization.objects.filter(memberships__user=user).order_by("name")
-
-
 def membership_for_operator(*, user: User, organization_id: int | None = None) -> Membership:
     memberships = Membership.objects.select_related("organization").filter(user=user)
     if organization_id:

@@ -52,9 +52,5 @@ class IdentityLimited(IdentityError):
     message = _("Too many identity checks today. Nothing was checked; try again tomorrow.")
 
 
-class GuardianRequired(IdentityError):
-    code = "guardian_required"
-
-
 class GuardianInvalid(IdentityError):
     code = "guardian_invalid"

@@ -240,10 +240,6 @@ class VerificationReport:
     def valid(self) -> bool:
         return not self.problems
 
-    @property
-    def reasons(self) -> list[str]:
-        return [str(p.label) for p in self.problems]
-
 
 def consent_state_now(consent: Consent) -> str:
     """The state a verifier should see: an active consent past its validity is expired even before the sweep."""
