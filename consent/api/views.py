@@ -125,7 +125,16 @@ class RequestCreateApi(APIView):
 
     @extend_schema(
         operation_id="request_create",
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="A retry with the same key and body answers 201 with the request as it is now "
+                "and `Idempotent-Replayed: true`; the same key with another body is a 422.",
+            )
+        ],
         request={
             "application/json": RequestCreateInput,
             "multipart/form-data": inline_serializer(
