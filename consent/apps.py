@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.conf import settings
+from PIL import Image
 
 
 class ConsentConfig(AppConfig):
@@ -6,8 +8,5 @@ class ConsentConfig(AppConfig):
     verbose_name = "Consent"
 
     def ready(self):
-        from django.conf import settings
-        from PIL import Image
-
         # Anything that decodes an image in this process (samples are checked on upload) refuses a bomb.
         Image.MAX_IMAGE_PIXELS = settings.SAMPLE_MAX_PIXELS

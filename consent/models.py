@@ -281,6 +281,25 @@ class WebhookEvent(models.Model):
         return f"{self.type} {self.event_id}"
 
 
+class OrganizationSettings(models.Model):
+    """How the consent service treats one organisation's services; no row means the defaults."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="consent_settings")
+    require_media_binding = models.BooleanField(
+        _("require media binding"),
+        default=False,
+        help_text=_("Token verification refuses media whose SHA-256 is not among the consent's samples."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("organisation consent settings")
+        verbose_name_plural = _("organisation consent settings")
+
+    def __str__(self):
+        return str(self.organization)
+
+
 class WebhookEndpoint(models.Model):
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="webhook_endpoint")
     url = models.URLField(max_length=500)
@@ -383,13 +402,13 @@ class Presentation(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first answer to an API request with a given Idempotency-Key, replayed for retries."""
+    """The request an API call with a given Idempotency-Key created, answered again to its retries."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=200)
     body_sha256 = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField()
-    response = models.JSONField()
+    # Null only inside the transaction that creates both: the row is written first to claim the key.
+    request = models.ForeignKey(ConsentRequest, on_delete=models.CASCADE, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,14 +1,10 @@
 """Reads scoped by who is asking. A missing or foreign object is a 404, never a 403 that confirms it exists."""
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 
-from consent.models import Consent, ConsentRequest, Presentation, RequestItem, Sample
+from consent.models import Consent, ConsentRequest, OrganizationSettings, Presentation, RequestItem, Sample
 from identity.models import Membership, Organization, Person, User
-
-
-def organizations_for_operator(user: User) -> QuerySet[Organization]:
-    return Organization.objects.filter(memberships__user=user).order_by("name")
 
 
 def membership_for_operator(*, user: User, organization_id: int | None = None) -> Membership:
@@ -23,6 +19,20 @@ def membership_for_operator(*, user: User, organization_id: int | None = None) -
 
 def _items_prefetch():
     return Prefetch("items", queryset=RequestItem.objects.prefetch_related("samples").select_related("consent"))
+
+
+def media_binding_required(*, organization: Organization) -> bool:
+    """Whether verification needs the media's hash to be one of the samples'; off for an organisation never set."""
+    try:
+        return organization.consent_settings.require_media_binding
+    except OrganizationSettings.DoesNotExist:
+        return False
+
+
+def request_items_attach(request: ConsentRequest) -> ConsentRequest:
+    """Load the items of a request already in hand (with their samples and consents), to render it."""
+    prefetch_related_objects([request], _items_prefetch())
+    return request
 
 
 def requests_for_operator(*, organization: Organization, state: str = "", phone: str = "", modality: str = ""):

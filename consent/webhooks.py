@@ -237,7 +237,7 @@ def event_deliver(*, event_id: int) -> str | None:
 
 def events_sweep(*, now: datetime | None = None) -> int:
     """Queue delivery of pending events whose next attempt is due (covers a broker outage). Returns how many."""
-    from consent.tasks import webhook_deliver_task
+    from consent.tasks import webhook_deliver_task  # consent.tasks imports this module: a cycle
 
     now = now or timezone.now()
     due = (

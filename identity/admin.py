@@ -20,7 +20,6 @@ ORGANIZATION_FIELDS = [
     "privacy_contact_email",
     "privacy_contact_phone",
     "address",
-    "require_media_binding",
 ]
 
 
@@ -50,11 +49,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         if change:
             services.organization_update(actor=request.user, organization=obj, **values)
         else:
-            media_binding = values.pop("require_media_binding")
-            created = services.organization_create(actor=request.user, **values)
-            if media_binding:
-                services.organization_update(actor=request.user, organization=created, require_media_binding=True)
-            obj.pk = created.pk
+            obj.pk = services.organization_create(actor=request.user, **values).pk
 
     def has_delete_permission(self, request, obj=None):
         return False  # consents and audit events refer to it

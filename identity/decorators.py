@@ -4,6 +4,7 @@ from django.shortcuts import redirect
 from django.utils.http import urlencode
 
 from identity.models import Person
+from identity.services import CHILD_AGE, today
 
 
 def office_required(view):
@@ -47,8 +48,6 @@ def person_required(view):
 
 def identity_step(request):
     """Where the person must go before deciding anything: identity check, then guardian for a child; or None."""
-    from identity.services import CHILD_AGE, today
-
     person = request.person
     if not person.is_verified:
         return redirect(f"/identity/?{urlencode({'next': request.get_full_path()})}")

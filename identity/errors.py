@@ -49,11 +49,6 @@ class IdentityLimited(IdentityError):
     message = _("Too many identity checks today. Nothing was checked; try again tomorrow.")
 
 
-class GuardianRequired(IdentityError):
-    code = "guardian_required"
-    status = 403
-
-
 class GuardianInvalid(IdentityError):
     code = "guardian_invalid"
 

@@ -1,6 +1,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from identity.models import Guardian
+from identity.validators import normalize_phone, validate_resident_id
+
 
 class OperatorLoginForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)
@@ -23,8 +26,6 @@ class PhoneForm(forms.Form):
     )
 
     def clean_phone(self):
-        from identity.validators import normalize_phone
-
         return normalize_phone(self.cleaned_data["phone"])
 
 
@@ -49,8 +50,6 @@ class IdentityForm(forms.Form):
     )
 
     def clean_id_number(self):
-        from identity.validators import validate_resident_id
-
         return validate_resident_id(self.cleaned_data["id_number"]).number
 
 
@@ -62,8 +61,6 @@ class GuardianForm(IdentityForm):
     )
 
     def __init__(self, *args, **kwargs):
-        from identity.models import Guardian
-
         super().__init__(*args, **kwargs)
         self.fields["relationship"].choices = Guardian.Relationship.choices
         self.fields["legal_name"].label = _("Guardian's legal name")

@@ -1,7 +1,11 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import CooldownMixin, SideChannelDevice, ThrottlingMixin, TimestampMixin
+
+from identity.crypto import decrypt
+from identity.validators import age_on, resident_id_birth_date
 
 
 class User(AbstractUser):
@@ -18,11 +22,6 @@ class Organization(models.Model):
     privacy_contact_email = models.EmailField(_("privacy contact e-mail"))
     privacy_contact_phone = models.CharField(_("privacy contact phone"), max_length=20)
     address = models.CharField(_("address"), max_length=300)
-    require_media_binding = models.BooleanField(
-        _("require media binding"),
-        default=False,
-        help_text=_("Token verification refuses media whose SHA-256 is not among the consent's samples."),
-    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -124,14 +123,10 @@ class Person(models.Model):
 
     @property
     def legal_name(self) -> str:
-        from identity.crypto import decrypt
-
         return decrypt(self.legal_name_enc, context="person.legal_name") if self.legal_name_enc else ""
 
     @property
     def id_number(self) -> str:
-        from identity.crypto import decrypt
-
         return decrypt(self.id_number_enc, context="person.id_number") if self.id_number_enc else ""
 
     @property
@@ -140,8 +135,6 @@ class Person(models.Model):
 
     def age_on(self, day) -> int | None:
         """Age from the encrypted ID number: no plaintext birth date is kept (with the mask it rebuilt the ID)."""
-        from identity.validators import age_on, resident_id_birth_date
-
         number = self.id_number
         return age_on(resident_id_birth_date(number), day) if number else None
 
@@ -195,8 +188,6 @@ class PhoneDevice(ThrottlingMixin, CooldownMixin, TimestampMixin, SideChannelDev
         return 1
 
     def get_cooldown_duration(self):
-        from django.conf import settings
-
         return settings.SMS_SEND_COOLDOWN_SECONDS
 
     def verify_token(self, token):

@@ -12,6 +12,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from consent.models import ApiKey
 from consent.services import api_key_hash, api_key_touch
+from identity.net import client_ip
 
 
 class ServiceClient:
@@ -37,7 +38,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(_("Send the API key as 'Authorization: Bearer <key>'."))
         prefix, _dot, secret = header[1].decode("latin-1").partition(".")
-        key = ApiKey.objects.select_related("organization").filter(prefix=prefix).first()
+        key = ApiKey.objects.select_related("organization__consent_settings").filter(prefix=prefix).first()
         if key is None or not secret or not hmac.compare_digest(key.secret_hash, api_key_hash(secret)):
             raise exceptions.AuthenticationFailed(_("Unknown API key."))
         if key.revoked_at is not None:
@@ -82,6 +83,4 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def get_ident(self, request):
-        from identity.net import client_ip
-
         return client_ip(request) or "unknown"

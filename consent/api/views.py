@@ -125,7 +125,16 @@ class RequestCreateApi(APIView):
 
     @extend_schema(
         operation_id="request_create",
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="A retry with the same key and body answers 201 with the request as it is now "
+                "and `Idempotent-Replayed: true`; the same key with another body is a 422.",
+            )
+        ],
         request={
             "application/json": RequestCreateInput,
             "multipart/form-data": inline_serializer(
@@ -157,18 +166,15 @@ class RequestCreateApi(APIView):
             )
         raw, files = self._raw(request)
         data = self._parse(raw, files)
-        organization = request.auth.organization
         fingerprint = hashlib.sha256(canonical_json(self._fingerprint(raw, data))).hexdigest()
-        status_code, body, replayed = services.request_create_idempotent(
-            api_key=request.auth,
-            idempotency_key=key,
-            fingerprint=fingerprint,
-            data=data,
-            render=lambda created: (
-                RequestOutput(selectors.request_get_for_operator(organization=organization, request_id=created.pk)).data
-            ),
+        consent_request, replayed = services.request_create_idempotent(
+            api_key=request.auth, idempotency_key=key, fingerprint=fingerprint, data=data
         )
-        return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"} if replayed else None)
+        return Response(
+            RequestOutput(selectors.request_items_attach(consent_request)).data,
+            status=201,
+            headers={"Idempotent-Replayed": "true"} if replayed else None,
+        )
 
     def _raw(self, request) -> tuple[dict, dict]:
         if request.content_type.startswith("multipart/"):
@@ -262,11 +268,11 @@ class RequestCancelApi(APIView):
         responses={200: RequestOutput, 409: OpenApiResponse(ERROR, description="`not_pending`"), **ERRORS},
     )
     def post(self, request, request_id: int):
-        organization = request.auth.organization
-        consent_request = selectors.request_get_for_operator(organization=organization, request_id=request_id)
-        services.request_cancel(actor=request.auth, organization=organization, request_id=consent_request.pk)
-        consent_request = selectors.request_get_for_operator(organization=organization, request_id=request_id)
-        return Response(RequestOutput(consent_request).data)
+        # The service's scoped look-up is the access check: another organisation's id is a 404 from there.
+        consent_request = services.request_cancel(
+            actor=request.auth, organization=request.auth.organization, request_id=request_id
+        )
+        return Response(RequestOutput(selectors.request_items_attach(consent_request)).data)
 
 
 class ConsentDetailApi(APIView):
@@ -337,7 +343,7 @@ class TokenVerifyApi(APIView):
             modality=values["modality"],
             operation=values["operation"],
             media_sha256=media or None,
-            require_media_binding=key.organization.require_media_binding,
+            require_media_binding=selectors.media_binding_required(organization=key.organization),
         )
         services.presentation_record(
             consent=outcome.consent,

@@ -2,7 +2,7 @@
 
 from functools import wraps
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
 
@@ -41,13 +41,21 @@ def office_membership(request, *, write: bool = False) -> Membership:
 
 
 def office_view(*, write: bool = False):
-    """Office page: signed in with password + TOTP, and passed the membership it acts under."""
+    """Office page: signed in with password + TOTP, and passed the membership it acts under.
+
+    A service's look-up is scoped to the membership's organisation, so an object it cannot find (another
+    organisation's, or none) is a 404 here, as in the API, and the view need not read it first.
+    """
 
     def decorate(view):
         @office_required
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            return view(request, office_membership(request, write=write), *args, **kwargs)
+            membership = office_membership(request, write=write)
+            try:
+                return view(request, membership, *args, **kwargs)
+            except ObjectDoesNotExist:
+                raise Http404 from None
 
         return wrapper
 

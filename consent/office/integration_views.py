@@ -11,6 +11,7 @@ from consent import services
 from consent.office import selectors as office_selectors
 from consent.office.access import office_view, render_office, require_write
 from consent.office.forms import ApiKeyForm, WebhookDeleteForm, WebhookEndpointForm
+from consent.services import webhooks as webhook_services
 from errors.surfaces import errors_as_messages, errors_on_form
 
 PAGE_SIZE = 50
@@ -92,8 +93,6 @@ def webhook_settings(request, membership):
     if request.method != "POST":
         return _webhooks_page(request, membership)
     require_write(membership)
-    from consent.services import webhooks as webhook_services
-
     form = WebhookEndpointForm(request.POST)
     if not form.is_valid():
         return _webhooks_page(request, membership, form=form, status=400)
@@ -114,8 +113,6 @@ def webhook_settings(request, membership):
 @require_POST
 @office_view(write=True)
 def webhook_delete(request, membership):
-    from consent.services import webhooks as webhook_services
-
     form = WebhookDeleteForm(request.POST)
     if not form.is_valid():
         return _webhooks_page(request, membership, delete_form=form, status=400)
@@ -128,8 +125,6 @@ def webhook_delete(request, membership):
 @require_POST
 @office_view(write=True)
 def webhook_event_resend(request, membership, pk):
-    from consent.services import webhooks as webhook_services
-
     event = office_selectors.webhook_event_get_for_operator(organization=membership.organization, event_id=pk)
     with errors_as_messages(request):
         webhook_services.webhook_event_resend(

@@ -113,26 +113,22 @@ def request_detail(request, membership, pk):
 @require_POST
 @office_view(write=True)
 def request_resend(request, membership, pk):
-    consent_request = selectors.request_get_for_operator(organization=membership.organization, request_id=pk)
     with errors_as_messages(request):
-        services.request_notify_again(
-            actor=request.user, organization=membership.organization, request_id=consent_request.pk
-        )
+        services.request_notify_again(actor=request.user, organization=membership.organization, request_id=pk)
         messages.success(request, _("The notification is being sent again."))
-    return redirect("consent_office:request", pk=consent_request.pk)
+    return redirect("consent_office:request", pk=pk)
 
 
 @require_POST
 @office_view(write=True)
 def request_cancel(request, membership, pk):
-    consent_request = selectors.request_get_for_operator(organization=membership.organization, request_id=pk)
     form = CancelForm(request.POST)
     if not form.is_valid():
         return _request_detail(request, membership, pk, cancel_form=form, status=400)
     with errors_as_messages(request):
-        services.request_cancel(actor=request.user, organization=membership.organization, request_id=consent_request.pk)
+        services.request_cancel(actor=request.user, organization=membership.organization, request_id=pk)
         messages.success(request, _("Request cancelled. Items not yet decided can no longer be granted."))
-    return redirect("consent_office:request", pk=consent_request.pk)
+    return redirect("consent_office:request", pk=pk)
 
 
 @office_view()

@@ -19,6 +19,7 @@ from django.db.models import TextChoices
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from weasyprint import HTML, Attachment, URLFetcher
 
 from audit.canonical import canonical_json
 from consent.models import Artifact, Consent
@@ -162,15 +163,11 @@ def data_only_fetcher():
 
     Its unused HTTPS handler gets a bare SSL context: loading the system's CA store costs ~45 ms per render.
     """
-    from weasyprint import URLFetcher
-
     return URLFetcher(allowed_protocols={"data"}, ssl_context=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
 
 
 def html_to_pdfa(html: str, *, attachments=()) -> bytes:
     """PDF/A-3b bytes of an HTML document; fonts are embedded (subset) by WeasyPrint."""
-    from weasyprint import HTML
-
     return HTML(string=html, url_fetcher=data_only_fetcher()).write_pdf(
         pdf_variant="pdf/a-3b", attachments=list(attachments)
     )
@@ -178,8 +175,6 @@ def html_to_pdfa(html: str, *, attachments=()) -> bytes:
 
 def artifact_render(consent: Consent, kind: str, *, grant_sha256: str = "") -> bytes:
     """The unsigned PDF/A-3b record, with `receipt.json` embedded (a fresh Attachment per render)."""
-    from weasyprint import Attachment
-
     receipt_bytes = canonical_json(receipt_build(consent, kind, grant_sha256=grant_sha256))
     html = render_to_string(
         f"records/{kind}.html", render_context(consent, kind, receipt_bytes, grant_sha256=grant_sha256)
@@ -244,10 +239,6 @@ class VerificationReport:
     @property
     def valid(self) -> bool:
         return not self.problems
-
-    @property
-    def reasons(self) -> list[str]:
-        return [str(p.label) for p in self.problems]
 
 
 def consent_state_now(consent: Consent) -> str:

@@ -27,8 +27,10 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
+from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -253,9 +255,6 @@ class SignatureCheck:
 
 def signature_check(data: bytes) -> SignatureCheck:
     """Is `data` a PDF whose one signature is intact, covers the whole file and chains to our root?"""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
-
     if not data.startswith(b"%PDF-"):
         return SignatureCheck(problem="not_pdf")
     # Anyone can upload anything here: whatever a malformed file makes the parser raise is an answer

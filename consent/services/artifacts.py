@@ -10,6 +10,7 @@ from django.utils import timezone
 
 import audit
 from consent.models import Artifact, Consent
+from consent.records.render import artifact_build
 from identity.queueing import enqueue_on_commit
 
 __all__ = ["artifact_generate", "artifact_queue", "artifacts_sweep"]
@@ -21,6 +22,7 @@ def artifact_queue(*, consent: Consent, kind: str) -> None:
     Robust: the decision is already committed when this runs, so a failure to queue is logged rather than
     turned into an error for the person (the task's own retries handle rendering failures).
     """
+    # consent.records.tasks imports this module: a module-level import would close the cycle.
     from consent.records.tasks import artifact_render_task
 
     enqueue_on_commit(artifact_render_task, consent.pk, kind)
@@ -28,7 +30,7 @@ def artifact_queue(*, consent: Consent, kind: str) -> None:
 
 def artifacts_sweep(*, now=None) -> int:
     """Queue artifacts that should exist but don't (the broker was down, or the task gave up)."""
-    from consent.records.tasks import artifact_render_task
+    from consent.records.tasks import artifact_render_task  # the same cycle as above
 
     now = now or timezone.now()
     before, since = now - timedelta(minutes=5), now - timedelta(days=7)  # a permanent failure stops being retried
@@ -65,8 +67,6 @@ def artifact_generate(*, consent_id: int, kind: str) -> Artifact:
     Rendering and signing happen outside any transaction; only the row and its audit event are written
     atomically. If another run stored the same artifact meanwhile, its row wins and our file is removed.
     """
-    from consent.records.render import artifact_build
-
     existing = Artifact.objects.filter(consent_id=consent_id, kind=kind).first()
     if existing is not None:
         return existing

@@ -84,6 +84,4 @@ def api_key_rotate(*, actor, organization: Organization, key_id: int) -> tuple[A
 
 def api_key_touch(*, key: ApiKey) -> None:
     """Remember when a key was last used (at most once a minute, to keep the hot path light)."""
-    from django.utils import timezone
-
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())

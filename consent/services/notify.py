@@ -1,5 +1,7 @@
 """Delivering a request's notification to the person: SMS (and e-mail when known), each attempt recorded."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -86,8 +88,7 @@ def _finish(notification: Notification, state: str, error: str) -> None:
 
 def notifications_sweep(*, now=None) -> int:
     """Queue notifications still waiting a few minutes after they were created (the broker was down)."""
-    from datetime import timedelta
-
+    # consent.tasks imports consent.services: a module-level import would close the cycle.
     from consent.tasks import request_notify_task
 
     now = now or timezone.now()

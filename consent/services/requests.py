@@ -86,7 +86,8 @@ class RequestInput:
     notice_recipients: str = ""
 
 
-def _validate(data: RequestInput, today: date) -> tuple[str, dict]:
+def _validate(data: RequestInput, today: date) -> str:
+    """The normalised phone number, or InvalidRequest naming every field that needs attention."""
     errors: dict[str, list[str]] = {}
 
     def err(name, message):
@@ -167,7 +168,7 @@ def _validate(data: RequestInput, today: date) -> tuple[str, dict]:
                 )
     if errors:
         raise InvalidRequest(_("Some fields need attention."), fields=errors)
-    return phone, errors
+    return phone
 
 
 def _refuse_if_blocked_or_cooling(organization: Organization, phone: str, modalities: set[str], now) -> None:
@@ -281,7 +282,7 @@ def terms_for_item(request: ConsentRequest, position: int, item: ItemInput, samp
 def request_create(*, actor, organization: Organization, data: RequestInput) -> ConsentRequest:
     """Create a request for one person with one or more items; the notification is queued after commit."""
     now = timezone.now()
-    phone, _errors = _validate(data, timezone.localdate())
+    phone = _validate(data, timezone.localdate())
     _refuse_if_blocked_or_cooling(organization, phone, {i.modality for i in data.items}, now)
     _refuse_if_notifying_too_much(organization, phone, now)
     org = organization
@@ -342,7 +343,7 @@ def request_create(*, actor, organization: Organization, data: RequestInput) -> 
 
 
 def _notification_queue(request: ConsentRequest, *, reason: str, requested_by: str) -> Notification:
-    from consent.tasks import request_notify_task
+    from consent.tasks import request_notify_task  # consent.tasks imports this module: a cycle
 
     notification = Notification.objects.create(request=request, reason=reason, requested_by=requested_by[:200])
     enqueue_on_commit(request_notify_task, notification.pk)

@@ -32,7 +32,7 @@ def webhook_event_add(*, organization: Organization, type: str, payload: dict) -
         payload={"type": type, "timestamp": timezone.now().isoformat(), "data": payload},
         next_attempt_at=timezone.now(),
     )
-    from consent.tasks import webhook_deliver_task
+    from consent.tasks import webhook_deliver_task  # consent.tasks imports this module: a cycle
 
     enqueue_on_commit(webhook_deliver_task, event.pk)  # pending in the outbox until delivered; swept if lost
     return event
@@ -147,7 +147,7 @@ def webhook_event_resend(*, actor, organization: Organization, event_id: int) ->
         event,
         {"organization": organization.pk, "event_id": event.event_id, "previous_state": previous_state},
     )
-    from consent.tasks import webhook_deliver_task
+    from consent.tasks import webhook_deliver_task  # consent.tasks imports this module: a cycle
 
     enqueue_on_commit(webhook_deliver_task, event.pk)
     return event

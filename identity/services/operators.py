@@ -13,6 +13,27 @@ import audit
 from identity import limits
 from identity.errors import OperatorLocked
 from identity.models import Membership, Organization, OutboxMessage, User
+from identity.net import client_ip
+from identity.validators import normalize_phone, validate_uscc
+
+__all__ = [
+    "OperatorLocked",
+    "backup_codes_regenerate",
+    "membership_remove",
+    "membership_set",
+    "operator_authenticate",
+    "operator_create",
+    "operator_event_record",
+    "operator_otp_locked_until",
+    "operator_otp_verify",
+    "operator_set_password",
+    "organization_create",
+    "organization_update",
+    "outbox_message_add",
+    "totp_device_confirmed",
+    "totp_enrolment_confirm",
+    "totp_enrolment_start",
+]
 
 BACKUP_CODE_COUNT = 10
 LOGIN_FAILURES = "operator_login"
@@ -64,8 +85,6 @@ def operator_authenticate(*, request, username: str, password: str) -> User | No
     looser cap per address stops spraying one password over many names. Each lock doubles the next one.
     Django's ModelBackend hashes the password for a missing user too, so the work is similar either way.
     """
-    from identity.net import client_ip
-
     ip = client_ip(request) or "-"
     name = username.strip().lower()[:150]
     key = f"{name}|{ip}"
@@ -176,8 +195,6 @@ def organization_create(
     privacy_contact_phone: str,
     address: str,
 ) -> Organization:
-    from identity.validators import normalize_phone, validate_uscc
-
     organization = Organization.objects.create(
         name=name,
         uscc=validate_uscc(uscc),
@@ -225,8 +242,6 @@ def membership_set(*, actor, user: User, organization: Organization, role: str) 
 
 @transaction.atomic
 def organization_update(*, actor, organization: Organization, **fields) -> Organization:
-    from identity.validators import normalize_phone, validate_uscc
-
     if "uscc" in fields:
         fields["uscc"] = validate_uscc(fields["uscc"])
     if "privacy_contact_phone" in fields:

@@ -26,6 +26,7 @@ from identity.errors import (
 )
 from identity.limits import refusal_note
 from identity.models import Guardian, IdentityCheck, Person, PhoneDevice, SmsSend, User
+from identity.net import client_ip
 from identity.queueing import enqueue_on_commit
 from identity.realname import Outcome, VerificationResult, realname_verify
 from identity.validators import age_on, validate_resident_id
@@ -123,6 +124,7 @@ def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN) -> 
         phone_index=phone_index(person.phone), ip=ip, purpose="grant" if bound_to != SIGNIN else SIGNIN
     )
     audit.record(person, "person.code_sent", person, {"purpose": "grant" if bound_to != SIGNIN else SIGNIN})
+    # Imported here: identity.tasks -> identity.sms -> identity.services.operators closes a cycle.
     from identity.tasks import sms_code_deliver_task
 
     enqueue_on_commit(sms_code_deliver_task, device.pk)
@@ -172,8 +174,6 @@ def _code_check(person: Person, device: PhoneDevice, code: str, bound_to: str) -
 
 def person_signin(*, request, person: Person, device: PhoneDevice) -> None:
     """Sign the person in (the session key is rotated) and mark the OTP step done."""
-    from identity.net import client_ip
-
     login(request, person.user, backend="django.contrib.auth.backends.ModelBackend")
     otp_login(request, device)
     audit.record(person, "person.signin", person, {"ip": client_ip(request)})

@@ -3,9 +3,12 @@ core imports none of its surfaces (api/, portal/, office/, public/). Checked by 
 so that a new module is covered the day it is added."""
 
 import ast
+import importlib
+import inspect
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -236,3 +239,63 @@ def test_an_operator_signing_in_lands_on_the_home_the_office_names(client, opera
 def test_the_office_dashboard_is_a_consent_office_page():
     assert resolve("/office/").func.__module__ == "consent.office.views"
     assert resolve("/office/").namespace == "consent_office"
+
+
+SERVICES_PACKAGES = ("identity.services", "consent.services")
+
+
+@pytest.mark.parametrize("package", SERVICES_PACKAGES)
+def test_every_services_module_declares_what_it_exports(package):
+    missing = []
+    for module, path in _modules(package.replace(".", "/")):
+        if module == package:
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        names = {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        if "__all__" not in names:
+            missing.append(module)
+    assert missing == []
+
+
+@pytest.mark.parametrize("package", SERVICES_PACKAGES)
+def test_a_services_package_exports_only_its_own_services_and_constants(package):
+    """`from identity.services import User` must not work: callers import models, Django and helpers from home."""
+    exported = importlib.import_module(package)
+    foreign = []
+    for name, value in vars(exported).items():
+        if name.startswith("_"):
+            continue
+        if inspect.ismodule(value):
+            if not value.__name__.startswith(f"{package}."):
+                foreign.append(name)
+        elif inspect.isfunction(value) or inspect.isclass(value):
+            if not value.__module__.startswith(f"{package}."):
+                foreign.append(name)
+        elif not (name.isupper() and isinstance(value, int | str | float | timedelta)):
+            foreign.append(name)
+    assert foreign == []
+
+
+def test_a_function_level_import_in_app_code_says_which_cycle_it_breaks():
+    """Imports belong at the top of a module; the few that must wait name the cycle on the line or just above."""
+    silent = []
+    for package in ("audit", "config", "consent", "identity"):
+        for module, path in _modules(package):
+            if ".migrations." in module:
+                continue
+            lines = path.read_text().splitlines()
+            for node in ast.walk(ast.parse("\n".join(lines), filename=str(path))):
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Import | ast.ImportFrom):
+                        here, above = lines[inner.lineno - 1], lines[inner.lineno - 2]
+                        if "#" not in here and not above.strip().startswith("#"):
+                            silent.append(f"{module}:{inner.lineno}")
+    assert silent == []

@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -251,3 +252,26 @@ def test_concurrent_duplicates_create_one_request(transactional_db, organization
         thread.join()
     assert sorted(results) == [201] * 4
     assert ConsentRequest.objects.count() == 1
+
+
+def test_cancelling_a_request_reads_it_once(service):
+    """The service's scoped, locked look-up is the access check; the view only loads the items to render."""
+    request_id = create(service, body()).json()["id"]
+    with CaptureQueriesContext(connection) as queries:
+        response = service.post(f"/api/v1/requests/{request_id}/cancel")
+    assert response.status_code == 200
+    assert [item["state"] for item in response.json()["items"]] == ["cancelled"]
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert len([q for q in sql if q.startswith("SELECT") and 'FROM "consent_consentrequest"' in q]) == 1
+    assert len(sql) <= 14
+
+
+def test_a_retry_answers_with_the_request_as_it_is_now(service):
+    payload = body()
+    request_id = create(service, payload).json()["id"]
+    service.post(f"/api/v1/requests/{request_id}/cancel")
+    retry = create(service, payload)
+    assert retry.status_code == 201
+    assert retry["Idempotent-Replayed"] == "true"
+    assert (retry.json()["id"], retry.json()["state"]) == (request_id, "cancelled")
+    assert IdempotencyRecord.objects.get().request_id == request_id

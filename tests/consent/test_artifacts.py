@@ -139,6 +139,7 @@ def test_revoking_renders_a_withdrawal_record_that_points_at_the_grant(pat, gran
 def test_a_retried_or_repeated_task_makes_one_record(granted, monkeypatch):
     Artifact.objects.filter(consent=granted).delete()  # as if the render after commit had failed
     import consent.records.render
+    import consent.services.artifacts
 
     real_build, calls = consent.records.render.artifact_build, []
 
@@ -148,7 +149,7 @@ def test_a_retried_or_repeated_task_makes_one_record(granted, monkeypatch):
             raise OSError("storage hiccup")
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(consent.records.render, "artifact_build", flaky_build)
+    monkeypatch.setattr(consent.services.artifacts, "artifact_build", flaky_build)
     events = AuditEvent.objects.filter(action="artifact.create").count()
     result = artifact_render_task.apply(args=(granted.pk, "grant"), throw=False)
     assert result.successful(), result.traceback
@@ -162,14 +163,13 @@ def test_a_retried_or_repeated_task_makes_one_record(granted, monkeypatch):
 def test_a_run_that_loses_the_race_keeps_the_winner_and_deletes_its_own_file(granted, monkeypatch):
     winner = Artifact.objects.get(consent=granted)
     Artifact.objects.filter(pk=winner.pk).delete()
-    import consent.records.render
     import consent.services.artifacts as service
 
     def build_while_another_run_commits(*args, **kwargs):
         Artifact.objects.create(consent=granted, kind="grant", file=winner.file.name, sha256="0" * 64, size=1)
         return b"%PDF-1.7 loser"
 
-    monkeypatch.setattr(consent.records.render, "artifact_build", build_while_another_run_commits)
+    monkeypatch.setattr(service, "artifact_build", build_while_another_run_commits)
     result = service.artifact_generate(consent_id=granted.pk, kind="grant")
     assert result.sha256 == "0" * 64
     assert Artifact.objects.filter(consent=granted).count() == 1

@@ -48,6 +48,7 @@ ORGANIZATION_ACTIONS = {
     "operator.update",
     "organization.block",
     "organization.create",
+    "organization.settings_update",
     "organization.unblock",
     "organization.update",
     "request.cancel",
@@ -208,6 +209,7 @@ def test_every_organisation_event_is_on_its_trail_and_on_no_other(
     organization, operator, other_organization, other_operator, monkeypatch
 ):
     identity_services.organization_update(actor="staff", organization=organization, address="Xiamen")
+    services.organization_settings_set(actor="staff", organization=organization, require_media_binding=True)
     _operator_flows(organization)
     _key_and_endpoint_flows(operator, organization)
     _request_flows(operator, organization, monkeypatch)

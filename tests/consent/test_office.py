@@ -8,7 +8,9 @@ import pytest
 import time_machine
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -546,3 +548,14 @@ def test_viewer_sees_the_webhook_log_but_cannot_change_anything(viewer_client, g
     assert viewer_client.post("/office/webhooks/", {"url": "https://hooks.example.com/x"}).status_code == 403
     assert viewer_client.post(f"/office/webhooks/events/{event.pk}/resend/").status_code == 403
     assert not WebhookEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["cancel", "resend"])
+def test_cancel_and_send_again_read_the_request_once(operator_client, pending_request, action):
+    """The service's scoped, locked look-up is the access check: no second read with every prefetch."""
+    with CaptureQueriesContext(connection) as queries:
+        response = operator_client.post(f"/office/requests/{pending_request.pk}/{action}/", {"confirm": "on"})
+    assert response.status_code == 302
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert len([q for q in sql if q.startswith("SELECT") and 'FROM "consent_consentrequest"' in q]) == 1
+    assert not [q for q in sql if 'FROM "consent_notificationattempt"' in q]

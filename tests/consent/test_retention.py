@@ -14,9 +14,7 @@ pytestmark = pytest.mark.django_db
 def test_old_idempotency_answers_and_finished_webhook_events_are_purged(organization):
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        IdempotencyRecord.objects.create(
-            organization=organization, key="k", body_sha256="0" * 64, status_code=201, response={}
-        )
+        IdempotencyRecord.objects.create(organization=organization, key="k", body_sha256="0" * 64)
         for n, state in enumerate([WebhookEvent.State.DELIVERED, WebhookEvent.State.PENDING]):
             WebhookEvent.objects.create(
                 organization=organization, event_id=f"msg_{n}", type="t", payload={}, state=state

@@ -45,7 +45,6 @@ def test_a_run_that_loses_the_artifact_race_leaves_the_winners_file_alone(
     granted,  # noqa: F811
     monkeypatch,
 ):
-    import consent.records.render
     import consent.services.artifacts as service
 
     winner = Artifact.objects.get(consent=granted)
@@ -58,7 +57,7 @@ def test_a_run_that_loses_the_artifact_race_leaves_the_winners_file_alone(
         )
         return b"%PDF-1.7 loser"
 
-    monkeypatch.setattr(consent.records.render, "artifact_build", build_while_another_run_commits)
+    monkeypatch.setattr(service, "artifact_build", build_while_another_run_commits)
     assert service.artifact_generate(consent_id=granted.pk, kind="grant").sha256 == winner.sha256
     assert last_writer_wins.exists(winner.file.name)
     assert last_writer_wins.open(winner.file.name).read() == winner_bytes
