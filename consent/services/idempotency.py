@@ -6,7 +6,7 @@ from consent.errors import IdempotencyKeyReused
 from consent.models import ApiKey, ConsentRequest, IdempotencyRecord
 from consent.services.requests import RequestInput, request_create
 
-__all__ = ["IdempotencyKeyReused", "request_create_idempotent"]
+__all__ = ["request_create_idempotent"]
 
 
 def request_create_idempotent(

@@ -13,7 +13,6 @@ from identity.models import Organization
 
 __all__ = [
     "API_KEY_PREFIX",
-    "ApiKeyRevoked",
     "api_key_create",
     "api_key_hash",
     "api_key_revoke",

@@ -17,7 +17,6 @@ from identity.net import client_ip
 from identity.validators import normalize_phone, validate_uscc
 
 __all__ = [
-    "OperatorLocked",
     "backup_codes_regenerate",
     "membership_remove",
     "membership_set",

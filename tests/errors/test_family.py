@@ -27,7 +27,6 @@ STABLE_CODES = {
     "consent_not_active",
     "cooling_down",
     "guardian_invalid",
-    "guardian_required",
     "idempotency_key_reused",
     "identity_conflict",
     "identity_error",
