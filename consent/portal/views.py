@@ -135,7 +135,7 @@ def consent_revoke(request, consent_id):
     form = RevokeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.consent_revoke(person=request.person, consent_id=consent.pk, reason=form.cleaned_data.get("reason", ""))
+            services.consent_revoke(person=request.person, consent_id=consent.pk, reason=form.cleaned_data["reason"])
         except ConsentError as exc:
             messages.error(request, str(exc))
         else:
