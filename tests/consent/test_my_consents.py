@@ -56,7 +56,7 @@ def test_my_consents_lists_refused_items_with_the_date_the_cool_down_ends(grante
     assert "Your voice: voice cloning" in refused
     assert "reason: not my voice" in refused
     until = timezone.localdate(voice.decided_at + timedelta(days=30)).isoformat()
-    assert f"this organisation may not ask you again before {until}" in refused
+    assert f"Until {until}, this organisation may not ask you again for your voice." in refused
 
 
 def test_my_consents_lists_past_requests_with_each_items_outcome(granted_and_denied):
