@@ -14,7 +14,15 @@ class GrantForm(CodeForm):
     pass
 
 
-class RevokeForm(forms.Form):
+class _NoColonForm(forms.Form):
+    """Labels that are sentences (or end in "（选填）") take no colon: it would read as a stray "。:"."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class RevokeForm(_NoColonForm):
     reason = forms.CharField(
         label=_("Reason (optional)"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -24,7 +32,7 @@ class RevokeForm(forms.Form):
     )
 
 
-class DeleteAccountForm(forms.Form):
+class DeleteAccountForm(_NoColonForm):
     confirm = forms.BooleanField(
         label=_(
             "Delete my account: withdraw all my consents, refuse open requests, erase my name, ID number, phone "

@@ -129,7 +129,7 @@ def test_uses_of_a_consent_are_a_paginated_list_in_words(granted_and_denied, org
     first = client.get(f"/me/consents/{consent.pk}/").content.decode()
     assert first.count('<li class="use">') == USES_PER_PAGE
     assert "<table" not in first
-    assert "face: face swap" in first and "face: face attribute editing" in first
+    assert "face swap" in first and "face attribute editing" in first
     assert "refused because: operation not consented" in first
     assert "operation_not_consented" not in first and "face_swap" not in first
     assert "Page 1 of 2" in first and 'href="?page=2#uses-heading"' in first
@@ -166,6 +166,8 @@ def test_withdrawing_needs_the_confirmation_box_and_says_what_it_does(granted_an
     client, _request, consent = granted_and_denied
     page = client.get(f"/me/consents/{consent.pk}/revoke/").content.decode()
     assert "can no longer use your likeness under this consent" in page
+    # A sentence as a label takes no colon after its full stop.
+    assert ">I want to withdraw this consent. Services can no longer use my likeness under it.</label>" in page
     response = client.post(f"/me/consents/{consent.pk}/revoke/", {"reason": "changed my mind"})
     assert response.status_code == 200
     assert "Tick the box to confirm that you want to withdraw." in response.content.decode()
