@@ -1,5 +1,6 @@
 """The person's "my consents" pages: every decision findable again, uses in words and paginated, theirs only."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -170,7 +171,11 @@ def test_withdrawing_needs_the_confirmation_box_and_says_what_it_does(granted_an
     assert ">I want to withdraw this consent. Services can no longer use my likeness under it.</label>" in page
     response = client.post(f"/me/consents/{consent.pk}/revoke/", {"reason": "changed my mind"})
     assert response.status_code == 200
-    assert "Tick the box to confirm that you want to withdraw." in response.content.decode()
+    html = response.content.decode()
+    assert (
+        '<p class="error" id="id_confirm-error" role="alert">Tick the box to confirm that you want to withdraw.' in html
+    )
+    assert re.search(r'<input type="checkbox" name="confirm"[^>]*aria-describedby="id_confirm-error"', html)
     assert Consent.objects.get(pk=consent.pk).state == Consent.State.ACTIVE
     response = client.post(f"/me/consents/{consent.pk}/revoke/", {"reason": "changed my mind", "confirm": "on"})
     assert response.status_code == 302
