@@ -13,7 +13,7 @@ from consent.models import Consent, Presentation
 from consent.portal.views import USES_PER_PAGE
 from identity import services as identity_services
 from identity.models import Person
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, request_input
+from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, last_code, request_input
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import PHONE, path_of, person_signs_in
 from tests.e2e.screenshots import screenshot
@@ -103,6 +103,10 @@ def test_person_finds_a_consent_and_its_uses_withdraws_it_exports_and_deletes(ph
     check(page, "my-consents-zh")
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Withdrawn")).to_be_visible()
+    page.set_viewport_size({"width": 1366, "height": 900})  # a laptop: the same page, no stretched lines
+    screenshot(page, "my-consents-1366")
+    assert_accessible(page, "my consents at 1366 px")
+    page.set_viewport_size(PHONE["viewport"])
     with page.expect_download() as download:
         page.get_by_role("button", name="Download a copy of my data (JSON and signed PDFs)").click()
     archive = zipfile.ZipFile(io.BytesIO(download.value.path().read_bytes()))
@@ -133,13 +137,12 @@ def test_the_portal_pages_before_any_decision_pass_the_accessibility_check(
 ):
     request = services.request_create(actor=operator, organization=organization, data=request_input())
     page = phone_page
-    page.goto(f"{live_server.url}/r/{request.code}/")
+    # From the sign-in page rather than the SMS link, so that a landing page before sign-in changes nothing here.
+    page.goto(f"{live_server.url}/signin/?next=/r/{request.code}/")
     page.get_by_label("Mobile number").fill(PERSON_PHONE)
     page.get_by_role("button", name="Send code").click()
     page.wait_for_url("**/signin/code/")
     check(page, "signin-code")
-    from tests.consent.conftest import last_code
-
     page.get_by_label("6-digit code from the SMS").fill(last_code(PERSON_PHONE))
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/identity/?*")
