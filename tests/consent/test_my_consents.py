@@ -1,6 +1,9 @@
 """The person's "my consents" pages: every decision findable again, uses in words and paginated, theirs only."""
 
+import io
+import json
 import re
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -192,3 +195,21 @@ def test_the_home_page_reads_as_many_queries_for_two_consents_as_for_one(opened)
         html = client.get("/me/").content.decode()
     assert html.count('class="entry-link" href="/me/consents/') == 2
     assert len(two) == len(one)
+
+
+def test_the_export_holds_each_refusal_with_its_date_and_reason_and_why_a_use_was_refused(
+    granted_and_denied, organization, operator
+):
+    client, request, consent = granted_and_denied
+    record_uses(consent, 2, organization, operator)
+    archive = zipfile.ZipFile(io.BytesIO(client.post("/me/export/").content))
+    data = json.loads(archive.read("data.json"))
+    (exported,) = [r for r in data["requests"] if r["id"] == request.pk]
+    voice = next(i for i in exported["items"] if i["modality"] == "voice")
+    assert voice["state"] == "denied" and voice["deny_reason"] == "not my voice"
+    assert voice["decided_at"] == request.items.get(position=2).decided_at.isoformat()
+    uses = data["consents"][0]["uses"]
+    assert {(u["operation"], u["result"], u["reason"]) for u in uses} == {
+        ("face_swap", "active", ""),
+        ("attribute_editing", "inactive", "operation_not_consented"),
+    }
