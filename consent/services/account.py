@@ -10,7 +10,6 @@ from django.utils import timezone
 
 import audit
 from consent.models import Consent, ConsentRequest, RequestItem, Sample
-from consent.previews import preview_name
 from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
 from identity.crypto import mask_phone
@@ -27,7 +26,7 @@ def _export_data(person: Person) -> dict:
         .select_related("organization")
         .prefetch_related("presentations__organization", "artifacts")
     )
-    requests = requests_addressed_to_person(person=person).select_related("organization")
+    requests = requests_addressed_to_person(person=person).select_related("organization").prefetch_related("items")
     id_number = person.id_number
     return {
         "exported_at": timezone.now().isoformat(),
@@ -51,7 +50,15 @@ def _export_data(person: Person) -> dict:
                 "state": r.state,
                 "created_at": r.created_at.isoformat(),
                 "items": [
-                    {"modality": i.modality, "state": i.state, "terms": json.loads(i.terms_json)} for i in r.items.all()
+                    {
+                        "modality": i.modality,
+                        "state": i.state,
+                        # A "no" is the person's decision as much as a "yes": when, and the reason they gave.
+                        "decided_at": i.decided_at.isoformat() if i.decided_at else None,
+                        "deny_reason": i.deny_reason,
+                        "terms": json.loads(i.terms_json),
+                    }
+                    for i in r.items.all()
                 ],
             }
             for r in requests
@@ -69,8 +76,10 @@ def _export_data(person: Person) -> dict:
                     {
                         "time": p.created_at.isoformat(),
                         "organization": p.organization.name,
+                        "modality": p.modality,
                         "operation": p.operation,
                         "result": p.result,
+                        "reason": p.reason,
                     }
                     for p in c.presentations.all()
                 ],
@@ -119,12 +128,8 @@ def person_delete(*, person: Person) -> None:
             item_deny(person=person, item_id=item_id, reason="account deleted")
         samples = Sample.objects.filter(item__request__person=person).exclude(file="")
         names = list(samples.values_list("file", flat=True))
-        # The portal's thumbnails are copies of the face: they go with the originals.
-        names += [
-            preview_name(sha256) for sha256 in samples.filter(kind=Sample.Kind.IMAGE).values_list("sha256", flat=True)
-        ]
         samples.update(file="")
         masked = ConsentRequest.objects.filter(person=person).update(person_phone=mask_phone(phone), person_email="")
         audit.record(person, "person.requests_detached", person, {"claimed": claimed, "masked": masked})
         person_erase(person=person)
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])  # missing names: no-op
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
