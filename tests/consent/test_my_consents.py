@@ -11,10 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from consent import services
+from consent import selectors, services
 from consent.models import Consent, ConsentRequest, Presentation
 from consent.portal.views import USES_PER_PAGE
-from tests.consent.conftest import PERSON_NAME, portal_sign_in
+from identity import services as identity_services
+from tests.consent.conftest import PERSON_NAME, portal_sign_in, request_input
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +214,37 @@ def test_the_export_holds_each_refusal_with_its_date_and_reason_and_why_a_use_wa
         ("face_swap", "active", ""),
         ("attribute_editing", "inactive", "operation_not_consented"),
     }
+
+
+def test_the_list_selectors_return_only_this_persons_decisions_and_organisations(
+    granted_and_denied, other_organization, other_operator
+):
+    """One test per ownership filter, so that removing one fails here even if a page hid the rows."""
+    client, request, _consent = granted_and_denied
+    pat = client.person
+    quinn = identity_services.person_identity_verify(
+        person=identity_services.person_for_phone(phone=QUINN_PHONE), legal_name="李四", id_number=QUINN_ID
+    )
+    theirs = services.request_create(
+        actor=other_operator, organization=other_organization, data=request_input(phone=QUINN_PHONE)
+    )
+    services.request_open(person=quinn, code=theirs.code)
+    for item in theirs.items.all():
+        services.item_deny(person=quinn, item_id=item.pk, reason="")
+
+    assert [i.request_id for i in selectors.denied_items_for_person(person=pat)] == [request.pk]
+    assert [r.pk for r in selectors.requests_past_for_person(person=pat)] == [request.pk]
+    assert list(selectors.organizations_asking_person(person=pat)) == [request.organization]
+    assert {i.request_id for i in selectors.denied_items_for_person(person=quinn)} == {theirs.pk}
+    assert [r.pk for r in selectors.requests_past_for_person(person=quinn)] == [theirs.pk]
+    assert list(selectors.organizations_asking_person(person=quinn)) == [other_organization]
+
+
+def test_the_uses_selector_returns_only_that_consents_uses(opened, organization, operator):
+    client, request = opened
+    face = services.consent_grant(actor=client.person, item_id=request.items.get(position=1).pk)
+    voice = services.consent_grant(actor=client.person, item_id=request.items.get(position=2).pk)
+    record_uses(face, 2, organization, operator)
+    record_uses(voice, 3, organization, operator)
+    assert {p.consent_id for p in selectors.presentations_for_consent(consent=face)} == {face.pk}
+    assert selectors.presentations_for_consent(consent=voice).count() == 3
