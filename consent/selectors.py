@@ -127,13 +127,41 @@ def consents_for_person(*, person: Person):
     return Consent.objects.filter(person=person).select_related("organization", "item")
 
 
+def denied_items_for_person(*, person: Person) -> QuerySet[RequestItem]:
+    """Items this person said no to, newest first: a "no" is a decision they must be able to find again."""
+    return (
+        RequestItem.objects.filter(request__person=person, state=RequestItem.State.DENIED)
+        .select_related("request__organization")
+        .order_by("-decided_at", "-pk")
+    )
+
+
+def requests_past_for_person(*, person: Person) -> QuerySet[ConsentRequest]:
+    """Closed requests this person opened (not every request to the phone: see requests_addressed_to_person)."""
+    return (
+        ConsentRequest.objects.filter(person=person)
+        .exclude(state=ConsentRequest.State.PENDING)
+        .select_related("organization")
+        .prefetch_related("items")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def organizations_asking_person(*, person: Person) -> QuerySet[Organization]:
+    """Organisations that sent this person a request they opened: the only ones the portal offers to block."""
+    return Organization.objects.filter(requests__person=person).distinct().order_by("name")
+
+
+def presentations_for_consent(*, consent: Consent) -> QuerySet[Presentation]:
+    return Presentation.objects.filter(consent=consent).select_related("organization")
+
+
 def consent_get_for_person(*, person: Person, consent_id: int) -> Consent:
     consent = (
         Consent.objects.filter(pk=consent_id, person=person)
         .select_related("organization", "item__request", "guardian")
         .prefetch_related(
             Prefetch("item__samples", queryset=Sample.objects.all()),
-            Prefetch("presentations", queryset=Presentation.objects.select_related("organization")),
             "artifacts",
         )
         .first()

@@ -14,7 +14,27 @@ class GrantForm(CodeForm):
     pass
 
 
-class RevokeForm(forms.Form):
+class _ConfirmForm(forms.Form):
+    """Labels that are sentences (or end in "（选填）") take no colon: it would read as a stray "。:".
+
+    A field in error points at its message (aria-describedby, the id _form.html gives it), so that a
+    screen reader reads the message with the field and not only where it appears (WCAG 3.3.1).
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update(
+                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}-error"}
+                )
+
+
+class RevokeForm(_ConfirmForm):
     reason = forms.CharField(
         label=_("Reason (optional)"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -24,7 +44,7 @@ class RevokeForm(forms.Form):
     )
 
 
-class DeleteAccountForm(forms.Form):
+class DeleteAccountForm(_ConfirmForm):
     confirm = forms.BooleanField(
         label=_(
             "Delete my account: withdraw all my consents, refuse open requests, erase my name, ID number, phone "

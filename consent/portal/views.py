@@ -4,6 +4,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from consent import selectors, services
 from consent.errors import ConsentError, NotForThisPerson
-from consent.models import ConsentRequest
+from consent.models import Consent, ConsentRequest
 from consent.portal.forms import DeleteAccountForm, DenyForm, GrantForm, RevokeForm
 from errors import ApplicationError
 from errors.surfaces import errors_as_messages, form_error_add
@@ -20,6 +21,8 @@ from identity.decorators import identity_required, identity_step, person_require
 from identity.errors import IdentityError
 from identity.models import Organization
 from identity.net import client_ip
+
+USES_PER_PAGE = 20
 
 
 def _terms(item) -> dict:
@@ -29,11 +32,19 @@ def _terms(item) -> dict:
 @identity_required
 def home(request):
     person = request.person
+    consents = list(selectors.consents_for_person(person=person).order_by("-granted_at", "-pk"))
+    blocks = list(person.blocks.select_related("organization").order_by("organization__name"))
+    blocked_ids = {block.organization_id for block in blocks}
     context = {
         "person": person,
         "pending": selectors.requests_pending_for_person(person=person),
-        "consents": selectors.consents_for_person(person=person),
-        "blocks": person.blocks.select_related("organization"),
+        "active": [c for c in consents if c.state == Consent.State.ACTIVE],
+        "withdrawn": [c for c in consents if c.state == Consent.State.REVOKED],
+        "expired": [c for c in consents if c.state == Consent.State.EXPIRED],
+        "denied": selectors.denied_items_for_person(person=person),
+        "past_requests": selectors.requests_past_for_person(person=person),
+        "blocks": blocks,
+        "blockable": [o for o in selectors.organizations_asking_person(person=person) if o.pk not in blocked_ids],
     }
     return render(request, "portal/home.html", context)
 
@@ -107,10 +118,14 @@ def item_deny(request, code, item_id):
 @identity_required
 def consent_detail(request, consent_id):
     consent = selectors.consent_get_for_person(person=request.person, consent_id=consent_id)
+    # get_page: a page number out of range or not a number shows the last or first page, never an error.
+    uses = Paginator(selectors.presentations_for_consent(consent=consent), USES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "portal/consent.html",
-        {"consent": consent, "terms": json.loads(consent.terms_json), "form": RevokeForm()},
+        {"consent": consent, "terms": json.loads(consent.terms_json), "form": RevokeForm(), "uses": uses},
     )
 
 

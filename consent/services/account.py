@@ -26,7 +26,7 @@ def _export_data(person: Person) -> dict:
         .select_related("organization")
         .prefetch_related("presentations__organization", "artifacts")
     )
-    requests = requests_addressed_to_person(person=person).select_related("organization")
+    requests = requests_addressed_to_person(person=person).select_related("organization").prefetch_related("items")
     id_number = person.id_number
     return {
         "exported_at": timezone.now().isoformat(),
@@ -50,7 +50,15 @@ def _export_data(person: Person) -> dict:
                 "state": r.state,
                 "created_at": r.created_at.isoformat(),
                 "items": [
-                    {"modality": i.modality, "state": i.state, "terms": json.loads(i.terms_json)} for i in r.items.all()
+                    {
+                        "modality": i.modality,
+                        "state": i.state,
+                        # A "no" is the person's decision as much as a "yes": when, and the reason they gave.
+                        "decided_at": i.decided_at.isoformat() if i.decided_at else None,
+                        "deny_reason": i.deny_reason,
+                        "terms": json.loads(i.terms_json),
+                    }
+                    for i in r.items.all()
                 ],
             }
             for r in requests
@@ -68,8 +76,10 @@ def _export_data(person: Person) -> dict:
                     {
                         "time": p.created_at.isoformat(),
                         "organization": p.organization.name,
+                        "modality": p.modality,
                         "operation": p.operation,
                         "result": p.result,
+                        "reason": p.reason,
                     }
                     for p in c.presentations.all()
                 ],
