@@ -324,3 +324,50 @@ def fake_dns(monkeypatch):
 
     monkeypatch.setattr(netguard, "_resolve", resolve)
     return table
+
+
+def migrate(targets):
+    """Move the test database to `targets` (app, migration) pairs; returns the historical apps there."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture
+def latest_schema_afterwards():
+    """For migration tests: later tests expect every migration applied, so leave the database that way."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.fixture
+def staff_client(client, operator):
+    """Platform staff (superuser) signed in through the office sign-in, as the admin site requires."""
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    return office_login(client, operator)
+
+
+def retry_countdowns(monkeypatch, task) -> list:
+    """Run an eager task's retries for real and collect each retry's countdown; any sleep fails the test."""
+    import time
+
+    # Eager tasks propagate errors by default, which would stop at the first retry instead of running it.
+    monkeypatch.setitem(task.app.conf, "task_eager_propagates", False)
+    monkeypatch.setattr(time, "sleep", lambda seconds: pytest.fail(f"time.sleep({seconds}) called"))
+    seen = []
+    original = task.retry
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("countdown"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(task, "retry", spy)
+    return seen

@@ -86,3 +86,25 @@ def person_client(client):
     assert response.status_code == 302, response.content
     client.person = Person.objects.get(pk=person.pk)
     return client
+
+
+def record_uses(consent, count: int, organization, operator, *, refused_every: int = 2) -> None:
+    """`count` presentations of the consent's token by a service of `organization`; every n-th is refused."""
+    from consent import services
+    from consent.models import Presentation
+
+    key, _secret = services.api_key_create(
+        actor=operator, organization=organization, name="render farm", scopes=["tokens:verify"]
+    )
+    for n in range(count):
+        refused = n % refused_every == refused_every - 1
+        services.presentation_record(
+            consent=consent,
+            api_key=key,
+            modality="face",
+            operation="attribute_editing" if refused else "face_swap",
+            media_sha256="",
+            result=Presentation.Result.INACTIVE if refused else Presentation.Result.ACTIVE,
+            reason="operation_not_consented" if refused else "",
+            client_ip=None,
+        )

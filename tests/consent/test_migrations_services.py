@@ -1,30 +1,14 @@
 """Data migrations of the services clean-up: idempotency records keep the request, not a stored answer."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from tests.conftest import migrate
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("latest_schema_afterwards")]
 
 IDENTITY = ("identity", "0007_user_lockout_moves_to_the_cache")
 MEDIA_BINDING_GONE = ("identity", "0008_organization_media_binding_moves_to_consent")
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture(autouse=True)
-def _back_to_the_latest_schema():
-    """Later tests expect every migration applied; leave the database as we found it."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def _organization(apps, uscc="91350100M000100Y55"):

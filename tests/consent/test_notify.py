@@ -4,14 +4,13 @@ Tasks run eagerly here, so a retry runs at once (Celery ignores the countdown in
 ``Task.retry`` records the countdowns the task asked for.
 """
 
-import time
-
 import pytest
 
 from audit.models import AuditEvent
 from consent import services
 from consent.models import Notification
 from consent.tasks import request_notify_task
+from tests.conftest import retry_countdowns
 from tests.consent.conftest import request_input
 from tests.identity.conftest import fake  # noqa: F401  (the local fake gateway fixture)
 
@@ -36,18 +35,7 @@ def gateway(settings, fake):  # noqa: F811
 
 @pytest.fixture
 def countdowns(monkeypatch):
-    # Eager tasks propagate errors by default, which would stop at the first retry instead of running it.
-    monkeypatch.setitem(request_notify_task.app.conf, "task_eager_propagates", False)
-    monkeypatch.setattr(time, "sleep", lambda seconds: pytest.fail(f"time.sleep({seconds}) called"))
-    seen = []
-    original = request_notify_task.retry
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("countdown"))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(request_notify_task, "retry", spy)
-    return seen
+    return retry_countdowns(monkeypatch, request_notify_task)
 
 
 def test_a_gateway_that_stays_down_is_tried_max_retries_plus_one_times_then_the_notification_fails(

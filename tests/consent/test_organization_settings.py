@@ -7,17 +7,9 @@ from audit.models import AuditEvent
 from consent import services
 from consent.models import ApiKey, OrganizationSettings, Presentation
 from identity.services import person_for_phone, person_identity_verify
-from tests.conftest import office_login
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client, operator):
-    operator.is_staff = operator.is_superuser = True
-    operator.save()
-    return office_login(client, operator)
 
 
 @pytest.fixture

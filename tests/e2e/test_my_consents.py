@@ -9,11 +9,11 @@ import pytest
 from playwright.sync_api import expect
 
 from consent import services
-from consent.models import Consent, Presentation
+from consent.models import Consent
 from consent.portal.views import USES_PER_PAGE
 from identity import services as identity_services
 from identity.models import Person
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, last_code, request_input
+from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, last_code, record_uses, request_input
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import PHONE, path_of, person_signs_in
 from tests.e2e.screenshots import screenshot
@@ -32,21 +32,7 @@ def history(transactional_db, organization, operator):
     services.request_open(person=person, code=request.code)
     consent = services.consent_grant(actor=person, item_id=request.items.get(position=1).pk)
     services.item_deny(person=person, item_id=request.items.get(position=2).pk, reason="")
-    key, _secret = services.api_key_create(
-        actor=operator, organization=organization, name="render farm", scopes=["tokens:verify"]
-    )
-    for n in range(USES_PER_PAGE + 2):
-        refused = n % 5 == 4
-        services.presentation_record(
-            consent=consent,
-            api_key=key,
-            modality="face",
-            operation="attribute_editing" if refused else "face_swap",
-            media_sha256="",
-            result=Presentation.Result.INACTIVE if refused else Presentation.Result.ACTIVE,
-            reason="operation_not_consented" if refused else "",
-            client_ip=None,
-        )
+    record_uses(consent, USES_PER_PAGE + 2, organization, operator, refused_every=5)
     return consent
 
 

@@ -8,13 +8,6 @@ from tests.conftest import OPERATOR_PASSWORD, office_login
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, operator):
-    operator.is_staff = operator.is_superuser = True
-    operator.save()
-    return office_login(client, operator)
-
-
 def test_staff_onboard_an_organisation_with_a_validated_uscc(staff_client):
     form = {
         "name": "新机构 New Org",

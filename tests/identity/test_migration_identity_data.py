@@ -3,34 +3,17 @@
 from datetime import date
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from identity import crypto
+from tests.conftest import migrate
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("latest_schema_afterwards")]
 
 BEFORE = [("identity", "0004_person_erased_at"), ("consent", "0003_consent_public_id")]
 AFTER = [("identity", "0005_identity_data_minimised"), ("consent", "0004_mask_erased_people_request_phones")]
 NUMBER = "11010519491231002X"
 PHONE = "+8613912345678"
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture(autouse=True)
-def _back_to_the_latest_schema():
-    """Later tests expect every migration applied; leave the database as we found it."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_existing_rows_are_re_masked_and_lose_birth_date_and_phone_and_the_reverse_rebuilds_them():

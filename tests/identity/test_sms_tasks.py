@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from identity import services
 from identity.tasks import sms_code_deliver_task
+from tests.conftest import retry_countdowns
 from tests.identity.fake_gateway import closed_port_url
 
 pytestmark = pytest.mark.django_db
@@ -47,17 +48,7 @@ def gateway(settings, fake, device):
 
 @pytest.fixture
 def countdowns(monkeypatch):
-    # Eager tasks propagate errors by default, which would stop at the first retry instead of running it.
-    monkeypatch.setitem(sms_code_deliver_task.app.conf, "task_eager_propagates", False)
-    seen = []
-    original = sms_code_deliver_task.retry
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("countdown"))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(sms_code_deliver_task, "retry", spy)
-    return seen
+    return retry_countdowns(monkeypatch, sms_code_deliver_task)
 
 
 def test_a_gateway_that_stays_down_is_tried_max_retries_plus_one_times_with_growing_countdowns(
