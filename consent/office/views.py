@@ -4,12 +4,14 @@ import json
 import re
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consent import selectors, services
+from consent import previews, selectors, services
 from consent.errors import ConsentError, InvalidRequest
 from consent.models import ConsentRequest
 from consent.office import selectors as office_selectors
@@ -185,3 +187,13 @@ def audit_list(request, membership):
     page = _page(request, events)
     rows = [(event, json.dumps(event.data, ensure_ascii=False, sort_keys=True)) for event in page]
     return render_office(request, "office/audit.html", membership, {"page": page, "rows": rows})
+
+
+@office_required
+def sample_preview(request, pk):
+    """A reference sample for an operator of the requesting organisation (any role); others get a 404."""
+    sample = selectors.sample_get_for_operator(user=request.user, sample_id=pk)
+    try:
+        return previews.sample_response(sample, request.headers.get("Range", ""))
+    except ValidationError as exc:  # an image past the pixel limit is never decoded
+        raise Http404 from exc
