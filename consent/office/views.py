@@ -189,9 +189,13 @@ def audit_list(request, membership):
     return render_office(request, "office/audit.html", membership, {"page": page, "rows": rows})
 
 
-@office_required
 def sample_preview(request, pk):
-    """A reference sample for an operator of the requesting organisation (any role); others get a 404."""
+    """A reference sample for an operator of the requesting organisation (any role); others get a 404.
+
+    A 404 also before sign-in (no login redirect): the link must not confirm that a sample id exists.
+    """
+    if not request.user.is_authenticated or not request.user.is_verified():
+        raise Http404
     sample = selectors.sample_get_for_operator(user=request.user, sample_id=pk)
     try:
         return previews.sample_response(sample, request.headers.get("Range", ""))

@@ -178,9 +178,15 @@ def done(request, code):
     return render(request, "portal/done.html", {"consent_request": consent_request})
 
 
-@identity_required
 def sample(request, code, item_id, sample_id):
-    """The person's own photo (as a thumbnail) or recording; no one else's, never cached."""
+    """The person's own photo (as a thumbnail) or recording; no one else's, never cached.
+
+    Anyone but the verified person whose request it is gets a 404, not a sign-in redirect: an <img> or
+    <audio> cannot follow one usefully, and a redirect would confirm that the sample exists.
+    """
+    request.person = signed_in_person(request)
+    if request.person is None or identity_step(request):
+        raise Http404
     found = selectors.sample_get_for_person(person=request.person, code=code, item_id=item_id, sample_id=sample_id)
     try:
         return previews.sample_response(found, request.headers.get("Range", ""))
