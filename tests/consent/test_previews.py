@@ -103,8 +103,12 @@ def test_an_unsatisfiable_range_gets_416(opened, pending_request):
     assert response["Content-Range"] == f"bytes */{len(wav_bytes())}"
 
 
-def test_another_person_gets_404_for_a_sample(client, pending_request):
+def test_another_verified_person_gets_404_for_a_sample(client_factory, opened, pending_request):
+    from tests.consent.test_identity_data import OTHER_ID, valid_id
+
+    client = client_factory()
     portal_sign_in(client, phone="+8613700000000")
+    assert client.post("/identity/", {"legal_name": "王五", "id_number": valid_id(OTHER_ID)}).status_code == 302
     for url in _urls(pending_request):
         assert client.get(url).status_code == 404
 
