@@ -119,7 +119,7 @@ def test_an_anonymous_visitor_gets_404_for_a_sample(client, pending_request):
 
 
 def test_a_sample_under_another_item_of_the_same_request_is_404(opened, pending_request):
-    image_url, audio_url = _urls(pending_request)
+    _image_url, audio_url = _urls(pending_request)
     face, voice = pending_request.items.order_by("position")
     swapped = audio_url.replace(f"/items/{voice.pk}/", f"/items/{face.pk}/")
     assert opened.get(swapped).status_code == 404
