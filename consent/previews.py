@@ -27,8 +27,9 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _thumbnail_name(sample: Sample) -> str:
-    return f"previews/{sample.sha256}.jpg"
+def preview_name(sha256: str) -> str:
+    """Where an image sample's thumbnail is kept (deleted with the sample when the account is deleted)."""
+    return f"previews/{sha256}.jpg"
 
 
 def thumbnail_bytes(sample: Sample) -> bytes:
@@ -37,7 +38,7 @@ def thumbnail_bytes(sample: Sample) -> bytes:
     The pixel limit is checked again before decoding: a sample stored before that check existed, or a
     lowered limit, must not make the preview decode a decompression bomb.
     """
-    name = _thumbnail_name(sample)
+    name = preview_name(sample.sha256)
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as stored:
             return stored.read()

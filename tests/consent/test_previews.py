@@ -155,3 +155,12 @@ def test_the_sample_selector_refuses_another_persons_sample(pending_request):
         sample_get_for_person(
             person=stranger, code=pending_request.code, item_id=face.pk, sample_id=face.samples.get().pk
         )
+
+
+def test_deleting_the_account_deletes_the_thumbnails_too(person_client, big_photo_request):
+    person_client.get(f"/r/{big_photo_request.code}/")
+    image_url, _audio_url = _urls(big_photo_request)
+    assert person_client.get(image_url).status_code == 200
+    sample = Sample.objects.get(kind="image", item__request=big_photo_request)
+    services.person_delete(person=person_client.person)
+    assert not default_storage.exists(f"previews/{sample.sha256}.jpg")
