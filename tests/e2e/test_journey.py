@@ -97,6 +97,13 @@ def test_a_person_decides_each_item_on_a_phone_from_the_sms_link_to_the_completi
     expect(page.locator(".outcomes .state")).to_have_text(["you agreed", "you said no"])
     check_page(page, "09-done")
 
+    page.get_by_role("button", name="简体中文").click()  # the default language for real users
+    expect(page.locator("h1")).to_have_text("您的决定已记录")
+    expect(page.locator(".outcomes .state")).to_have_text(["您已同意", "您已拒绝"])
+    check_page(page, "10-done-zh")
+    page.goto(live_server.url + request_path)
+    check_page(page, "11-items-zh")
+
     assert Consent.objects.get().item_id == face.pk
     voice.refresh_from_db()
     assert voice.state == RequestItem.State.DENIED
