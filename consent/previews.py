@@ -54,8 +54,9 @@ def thumbnail_bytes(sample: Sample) -> bytes:
     out = io.BytesIO()
     thumb.save(out, "JPEG", quality=85)
     data = out.getvalue()
-    if not default_storage.exists(name):
-        default_storage.save(name, ContentFile(data))
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:  # a concurrent request stored it first; a second copy would outlive account deletion
+        default_storage.delete(saved)
     return data
 
 

@@ -164,3 +164,24 @@ def test_deleting_the_account_deletes_the_thumbnails_too(person_client, big_phot
     sample = Sample.objects.get(kind="image", item__request=big_photo_request)
     services.person_delete(person=person_client.person)
     assert not default_storage.exists(f"previews/{sample.sha256}.jpg")
+
+
+
+def test_a_thumbnail_made_twice_at_once_leaves_one_file(person_client, big_photo_request, monkeypatch):
+    """Two requests that both found no thumbnail both store one; the storage renames the second copy,
+    which account deletion would then miss."""
+    from consent import previews
+
+    person_client.get(f"/r/{big_photo_request.code}/")
+    sample = Sample.objects.get(kind="image", item__request=big_photo_request)
+    previews.thumbnail_bytes(sample)
+    real_exists, calls = previews.default_storage.exists, []
+
+    def exists_once_missing(name):  # the racing request looked before the first one stored its copy
+        calls.append(name)
+        return False if len(calls) == 1 else real_exists(name)
+
+    monkeypatch.setattr(previews.default_storage, "exists", exists_once_missing)
+    previews.thumbnail_bytes(sample)
+    monkeypatch.undo()
+    assert default_storage.listdir("previews")[1] == [f"{sample.sha256}.jpg"]
