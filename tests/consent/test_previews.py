@@ -166,7 +166,6 @@ def test_deleting_the_account_deletes_the_thumbnails_too(person_client, big_phot
     assert not default_storage.exists(f"previews/{sample.sha256}.jpg")
 
 
-
 def test_a_thumbnail_made_twice_at_once_leaves_one_file(person_client, big_photo_request, monkeypatch):
     """Two requests that both found no thumbnail both store one; the storage renames the second copy,
     which account deletion would then miss."""
