@@ -164,4 +164,6 @@ def request_get_for_landing(*, code: str) -> ConsentRequest | None:
 
     Anyone holding the link sees this, so the template must show no terms, samples, name or full number.
     """
-    return ConsentRequest.objects.filter(code=code).select_related("organization").prefetch_related("items").first()
+    # After an account deletion the request keeps only a masked number: no one can sign in from its link.
+    requests = ConsentRequest.objects.filter(code=code).exclude(person_phone__contains="*")
+    return requests.select_related("organization").prefetch_related("items").first()

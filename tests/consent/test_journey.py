@@ -152,3 +152,15 @@ def test_form_labels_carry_no_trailing_colon(opened, pending_request):
     face, _voice = _items(pending_request)
     html = opened.get(f"/r/{pending_request.code}/items/{face.pk}/deny/").content.decode()
     assert '<label for="id_reason">Reason (optional)</label>' in html
+
+
+def test_the_link_of_a_deleted_account_sends_no_code_to_its_masked_number(opened, client_factory, pending_request):
+    from consent import services
+    from identity.models import OutboxMessage
+
+    services.person_delete(person=opened.person)
+    sent = OutboxMessage.objects.count()
+    visitor = client_factory()
+    assert visitor.get(f"/r/{pending_request.code}/").status_code == 404
+    assert visitor.post(f"/r/{pending_request.code}/signin/").status_code == 404
+    assert OutboxMessage.objects.count() == sent
