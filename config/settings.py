@@ -123,6 +123,9 @@ LOGIN_URL = "office:login"
 # Where sign-in lands when no `next` was asked for. The surfaces tell identity their home pages here,
 # so that identity never names a consent screen.
 PORTAL_HOME_URL = "/me/"
+# Shown in every page's footer: where people get help with the service itself (not with one request).
+SERVICE_HELP_CONTACT = env.str("SERVICE_HELP_CONTACT", default="help@likeness-consent.example")
+SERVICE_OPERATOR_NAME = env.str("SERVICE_OPERATOR_NAME", default="Likeness Consent Service (demo)")
 OFFICE_HOME_URL = "/office/"
 
 LANGUAGE_CODE = "zh-hans"

@@ -7,6 +7,7 @@ from identity.dev_views import outbox
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("privacy/", views.privacy, name="privacy"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin_site.urls),
     path("office/", include("identity.office_urls")),

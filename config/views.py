@@ -95,3 +95,8 @@ def server_error(request):
     if _is_api(request):
         return api_error("server_error", _("Something went wrong on our side; the request can be retried."), 500)
     return defaults.server_error(request)
+
+
+def privacy(request):
+    """The service's own privacy notice (each request's organisation gives its notice on the request page)."""
+    return render(request, "privacy.html")

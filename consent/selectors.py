@@ -169,3 +169,39 @@ def consent_get_for_person(*, person: Person, consent_id: int) -> Consent:
     if consent is None:
         raise Http404
     return consent
+
+
+def sample_get_for_person(*, person: Person, code: str, item_id: int, sample_id: int) -> Sample:
+    """A sample of an item of a request this person opened; anything else is a 404."""
+    sample = Sample.objects.filter(
+        pk=sample_id, item_id=item_id, item__request__code=code, item__request__person=person
+    ).first()
+    if sample is None:
+        raise Http404
+    return sample
+
+
+def sample_get_for_operator(*, user: User, sample_id: int) -> Sample:
+    """A sample of a request made by an organisation the operator belongs to (any role)."""
+    sample = Sample.objects.filter(pk=sample_id, item__request__organization__memberships__user=user).first()
+    if sample is None:
+        raise Http404
+    return sample
+
+
+def items_open_for_person(*, person: Person, code: str) -> list[RequestItem]:
+    return list(
+        RequestItem.objects.filter(
+            request__code=code, request__person=person, state=RequestItem.State.PENDING
+        ).order_by("position")
+    )
+
+
+def request_get_for_landing(*, code: str) -> ConsentRequest | None:
+    """What the SMS link shows before sign-in: the organisation and the items' modalities, nothing more.
+
+    Anyone holding the link sees this, so the template must show no terms, samples, name or full number.
+    """
+    # After an account deletion the request keeps only a masked number: no one can sign in from its link.
+    requests = ConsentRequest.objects.filter(code=code).exclude(person_phone__contains="*")
+    return requests.select_related("organization").prefetch_related("items").first()

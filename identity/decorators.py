@@ -25,7 +25,8 @@ def office_required(view):
     return wrapper
 
 
-def _person(request) -> Person | None:
+def signed_in_person(request) -> Person | None:
+    """The person signed in on this session with an SMS code, or None (pages that also greet visitors)."""
     user = request.user
     if not user.is_authenticated or not user.is_verified():
         return None
@@ -37,7 +38,7 @@ def person_required(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        person = _person(request)
+        person = signed_in_person(request)
         if person is None:
             return redirect(f"/signin/?{urlencode({'next': request.get_full_path()})}")
         request.person = person

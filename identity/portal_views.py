@@ -27,6 +27,24 @@ def _next(request) -> str:
     return request.session.get("portal_next") or settings.PORTAL_HOME_URL
 
 
+def signin_start(request, *, phone: str, next_url: str) -> IdentityError | None:
+    """Send a sign-in code to a phone the caller knows (e.g. the one a link was sent to); None when sent.
+
+    For pages outside identity that pre-fill the number: the person then continues at `signin:code`,
+    and after it at `next_url` (a path on this site).
+    """
+    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        request.session["portal_next"] = next_url
+    try:
+        services.signin_code_send(phone=phone, ip=client_ip(request))
+    except IdentityError as exc:
+        if request.session.get("signin_phone") != phone:
+            return exc
+        messages.error(request, str(exc))  # a code already sent to this phone still works
+    request.session["signin_phone"] = phone
+    return None
+
+
 def signin(request):
     _remember_next(request)
     form = PhoneForm(
@@ -60,7 +78,11 @@ def signin_code(request):
             request.session["signin_phone"] = phone
             return redirect(target)
     masked = phone[:-8] + "****" + phone[-4:]
-    return render(request, "portal/signin_code.html", {"form": form, "phone": phone, "masked_phone": masked})
+    person = Person.objects.filter(phone=phone).first()
+    wait = services.sms_code_wait_seconds(person=person) if person else 0
+    return render(
+        request, "portal/signin_code.html", {"form": form, "phone": phone, "masked_phone": masked, "wait": wait}
+    )
 
 
 @require_POST

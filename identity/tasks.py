@@ -18,7 +18,7 @@ CODE_RETRY_CAP_SECONDS = 60
 
 
 @shared_task(bind=True)
-def sms_code_deliver_task(self, device_id: int):
+def sms_code_deliver_task(self, device_id: int, subject: str = ""):
     """Send the device's current code, if it is still valid (a newer code supersedes this one).
 
     The gateway makes one attempt per call; this task owns the retries: with back-off on a temporary
@@ -30,7 +30,7 @@ def sms_code_deliver_task(self, device_id: int):
     purpose, _, digest = device.bound_to.partition(":")
     template = "sms/grant_code.txt" if purpose == "grant" else "sms/signin_code.txt"
     with translation.override("zh-hans"):
-        text = render_to_string(template, {"code": device.token, "digest": digest}).strip()
+        text = render_to_string(template, {"code": device.token, "digest": digest, "subject": subject}).strip()
     try:
         return sms_send(phone=device.phone, text=text)
     except GatewayRejected as exc:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("requests/<int:pk>/", views.request_detail, name="request"),
     path("requests/<int:pk>/resend/", views.request_resend, name="request-resend"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),
+    path("samples/<int:pk>/", views.sample_preview, name="sample"),
     path("consents/", views.consent_list, name="consents"),
     path("consents/<int:pk>/", views.consent_detail, name="consent"),
     path("audit/", views.audit_list, name="audit"),

@@ -3,12 +3,14 @@
 import json
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consent import selectors, services
+from consent import previews, selectors, services
 from consent.models import ConsentRequest
 from consent.office import selectors as office_selectors
 from consent.office.access import office_view, render_office
@@ -157,3 +159,17 @@ def audit_list(request, membership):
     page = _page(request, events)
     rows = [(event, json.dumps(event.data, ensure_ascii=False, sort_keys=True)) for event in page]
     return render_office(request, "office/audit.html", membership, {"page": page, "rows": rows})
+
+
+def sample_preview(request, pk):
+    """A reference sample for an operator of the requesting organisation (any role); others get a 404.
+
+    A 404 also before sign-in (no login redirect): the link must not confirm that a sample id exists.
+    """
+    if not request.user.is_authenticated or not request.user.is_verified():
+        raise Http404
+    sample = selectors.sample_get_for_operator(user=request.user, sample_id=pk)
+    try:
+        return previews.sample_response(sample, request.headers.get("Range", ""))
+    except ValidationError as exc:  # an image past the pixel limit is never decoded
+        raise Http404 from exc

@@ -12,15 +12,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from consent import selectors, services
-from consent.errors import ConsentError, NotForThisPerson
-from consent.models import Consent, ConsentRequest
-from consent.portal.forms import DeleteAccountForm, DenyForm, GrantForm, RevokeForm
-from errors import ApplicationError
-from errors.surfaces import errors_as_messages, form_error_add
-from identity.decorators import identity_required, identity_step, person_required
-from identity.errors import IdentityError
+from consent.models import Consent
+from consent.portal.forms import DeleteAccountForm, RevokeForm
+from errors.surfaces import errors_as_messages
+from identity.decorators import identity_required
 from identity.models import Organization
-from identity.net import client_ip
 
 USES_PER_PAGE = 20
 
@@ -47,72 +43,6 @@ def home(request):
         "blockable": [o for o in selectors.organizations_asking_person(person=person) if o.pk not in blocked_ids],
     }
     return render(request, "portal/home.html", context)
-
-
-@person_required
-def request_detail(request, code):
-    try:
-        services.request_open(person=request.person, code=code)
-    except ConsentRequest.DoesNotExist:
-        return render(request, "portal/request_missing.html", status=404)
-    except NotForThisPerson as exc:
-        return render(request, "portal/request_other_phone.html", {"message": str(exc)}, status=403)
-    step = identity_step(request)
-    if step:
-        return step
-    consent_request = selectors.request_get_for_person(person=request.person, code=code)
-    items = [(item, _terms(item)) for item in consent_request.items.all()]
-    return render(
-        request,
-        "portal/request.html",
-        {"consent_request": consent_request, "items": items, "deny_form": DenyForm()},
-    )
-
-
-@require_POST
-@identity_required
-def item_code(request, code, item_id):
-    item = selectors.item_get_for_person(person=request.person, code=code, item_id=item_id)
-    try:
-        services.item_grant_code_send(person=request.person, item_id=item.pk, ip=client_ip(request))
-    except ApplicationError as exc:
-        messages.error(request, str(exc))
-        # A closed item goes back to the request; a send limit goes on to the code page, where an earlier code works.
-        if isinstance(exc, ConsentError):
-            return redirect("portal:request", code=code)
-    return redirect("portal:item-grant", code=code, item_id=item.pk)
-
-
-@identity_required
-def item_grant(request, code, item_id):
-    item = selectors.item_get_for_person(person=request.person, code=code, item_id=item_id)
-    form = GrantForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            consent = services.item_grant(person=request.person, item_id=item.pk, code=form.cleaned_data["code"])
-        except ConsentError as exc:
-            messages.error(request, str(exc))
-            return redirect("portal:request", code=code)
-        except IdentityError as exc:  # the code: wrong, expired or used up
-            form_error_add(form, exc, field="code")
-        else:
-            messages.success(request, _("Consent granted for this item only. You can withdraw it at any time."))
-            return redirect("portal:consent", consent_id=consent.pk)
-    return render(request, "portal/grant.html", {"item": item, "terms": _terms(item), "form": form, "code": code})
-
-
-@require_POST
-@identity_required
-def item_deny(request, code, item_id):
-    item = selectors.item_get_for_person(person=request.person, code=code, item_id=item_id)
-    form = DenyForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("The reason is too long (500 characters at most)."))
-        return redirect("portal:request", code=code)
-    with errors_as_messages(request):
-        services.item_deny(person=request.person, item_id=item.pk, reason=form.cleaned_data["reason"])
-        messages.success(request, _("You said no to this item. The organisation is told; nothing may be done with it."))
-    return redirect("portal:request", code=code)
 
 
 @identity_required

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 import audit
 from consent.models import Consent, ConsentRequest, RequestItem, Sample
+from consent.previews import preview_name
 from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
 from identity.crypto import mask_phone
@@ -128,8 +129,12 @@ def person_delete(*, person: Person) -> None:
             item_deny(person=person, item_id=item_id, reason="account deleted")
         samples = Sample.objects.filter(item__request__person=person).exclude(file="")
         names = list(samples.values_list("file", flat=True))
+        # The portal's thumbnails are copies of the face: they go with the originals.
+        names += [
+            preview_name(sha256) for sha256 in samples.filter(kind=Sample.Kind.IMAGE).values_list("sha256", flat=True)
+        ]
         samples.update(file="")
         masked = ConsentRequest.objects.filter(person=person).update(person_phone=mask_phone(phone), person_email="")
         audit.record(person, "person.requests_detached", person, {"claimed": claimed, "masked": masked})
         person_erase(person=person)
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])  # missing names: no-op

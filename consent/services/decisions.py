@@ -87,11 +87,14 @@ def _close_request_if_decided(request: ConsentRequest) -> None:
         request.save(update_fields=["state", "closed_at"])
 
 
-def item_grant_code_send(*, person: Person, item_id: int, ip: str | None) -> RequestItem:
-    """Send a fresh SMS code bound to exactly this item's terms (its text carries their short digest)."""
+def item_grant_code_send(*, person: Person, item_id: int, ip: str | None, subject: str = "") -> RequestItem:
+    """Send a fresh SMS code bound to exactly this item's terms (its text carries their short digest).
+
+    `subject` (organisation and item, in words) lets the person see in the SMS itself what the code is for.
+    """
     with transaction.atomic():
         item = _lock_pending_item(person=person, item_id=item_id)
-    identity_services.sms_code_send(person=person, ip=ip, bound_to=_grant_binding(item))
+    identity_services.sms_code_send(person=person, ip=ip, bound_to=_grant_binding(item), subject=subject)
     return item
 
 

@@ -1,10 +1,11 @@
 """Human words for stored codes: operations and verification methods, translated."""
 
 from django import template
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from consent import webhooks
-from consent.models import EndUserVerification, Operation
+from consent.models import ConsentRequest, EndUserVerification, Modality, Operation, RequestItem
 
 register = template.Library()
 
@@ -17,6 +18,40 @@ def operation_labels(values) -> list[str]:
 @register.filter(name="operation_labels")
 def operation_labels_filter(values) -> str:
     return ", ".join(operation_labels(values))
+
+
+@register.filter
+def modality_label(value, language: str = "") -> str:
+    """ "face" → "your face" (人脸); `language` forces one language (an SMS is always Chinese)."""
+    with translation.override(language or translation.get_language()):
+        return str(dict(Modality.choices).get(value, value))
+
+
+@register.filter
+def outcome_label(state) -> str:
+    """An item's outcome as the person reads it on the completion page."""
+    return str(ITEM_OUTCOMES.get(state, dict(RequestItem.State.choices).get(state, state)))
+
+
+ITEM_OUTCOMES = {
+    RequestItem.State.PENDING: _("not decided yet"),
+    RequestItem.State.GRANTED: _("you agreed"),
+    RequestItem.State.DENIED: _("you said no"),
+    RequestItem.State.CANCELLED: _("cancelled by the organisation"),
+    RequestItem.State.EXPIRED: _("expired without a decision"),
+}
+
+
+@register.filter
+def request_state_sentence(state) -> str:
+    return str(REQUEST_STATES.get(state, state))
+
+
+REQUEST_STATES = {
+    ConsentRequest.State.COMPLETED: _("Every item of this request is decided."),
+    ConsentRequest.State.CANCELLED: _("The organisation cancelled this request; nothing can be decided any more."),
+    ConsentRequest.State.EXPIRED: _("This request expired; nothing can be decided any more."),
+}
 
 
 @register.filter

@@ -42,6 +42,7 @@ __all__ = [
     "signin_code_send",
     "sms_code_send",
     "sms_code_verify",
+    "sms_code_wait_seconds",
     "today",
 ]
 
@@ -100,8 +101,11 @@ def signin_code_send(*, phone: str, ip: str | None) -> PhoneDevice:
 
 
 @transaction.atomic
-def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN) -> PhoneDevice:
+def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN, subject: str = "") -> PhoneDevice:
     """Issue a fresh 6-digit code (valid 5 minutes) and queue the SMS after commit.
+
+    `subject` names, in the SMS, what the code is for (the caller's words, e.g. organisation and item);
+    identity knows nothing of consent, so the caller supplies them.
 
     Limits against SMS pumping: one code per phone per cooldown (60 s), a daily cap per phone and an
     hourly cap per client address. A new code replaces any earlier one, so a code bound to one set of
@@ -127,8 +131,19 @@ def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN) -> 
     # Imported here: identity.tasks -> identity.sms -> identity.services.operators closes a cycle.
     from identity.tasks import sms_code_deliver_task
 
-    enqueue_on_commit(sms_code_deliver_task, device.pk)
+    enqueue_on_commit(sms_code_deliver_task, device.pk, subject[:40])
     return device
+
+
+def sms_code_wait_seconds(*, person: Person) -> int:
+    """Seconds until this person may ask for another code (0: now); pages show it as a countdown."""
+    device = PhoneDevice.objects.filter(user=person.user).first()
+    if device is None:
+        return 0
+    allowed, info = device.generate_is_allowed()
+    if allowed or not info.get("next_generation_at"):
+        return 0
+    return max(0, math.ceil((info["next_generation_at"] - timezone.now()).total_seconds()))
 
 
 def sms_code_verify(*, person: Person, code: str, bound_to: str = SIGNIN) -> PhoneDevice:
@@ -169,7 +184,10 @@ def _code_check(person: Person, device: PhoneDevice, code: str, bound_to: str) -
         device.save(update_fields=["token", "valid_until"])
         audit.record(person, "person.code_locked", person, {"failures": failures})
         return CodeRejected(_("Too many wrong codes: this code no longer works. Ask for a new code."))
-    return CodeRejected(_("That code is not right. Check the SMS and try again."))
+    return CodeRejected(
+        _("Wrong code. Check the SMS and try again: %(left)s tries left."),
+        left=settings.SMS_CODE_MAX_FAILURES - failures,
+    )
 
 
 def person_signin(*, request, person: Person, device: PhoneDevice) -> None:

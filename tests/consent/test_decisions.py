@@ -42,7 +42,8 @@ def opened(pending_request, person=None):
 def test_request_page_has_no_preselection_no_accept_all_and_no_other_terms(person_client, pending_request):
     html = person_client.get(f"/r/{pending_request.code}/").content.decode()
     assert "checked" not in html
-    assert html.count("Grant this item") == 2  # one per item, each on its own
+    assert html.count("Agree to this item") == 2 and html.count("Refuse this item") == 2
+    # one of each per item: each item is decided on its own
     assert "accept all" not in html.lower() and "grant all" not in html.lower()
     assert "terms of service" not in html.lower()
     assert pending_request.notice_retention in html and pending_request.notice_withdrawal in html
@@ -225,7 +226,8 @@ def test_person_under_14_is_decided_for_by_a_verified_guardian(client, organizat
     request = services.request_create(actor=operator, organization=organization, data=request_input())
     portal_sign_in(client)
     client.post("/identity/", {"legal_name": "李小明", "id_number": id_with_birth("20150601")})
-    assert client.get(f"/r/{request.code}/")["Location"].startswith("/identity/guardian/")
+    summary = client.get(f"/r/{request.code}/")  # the summary first, then the guardian's real-name step
+    assert 'href="/identity/guardian/?next=' in summary.content.decode()
     client.post("/identity/guardian/", {"legal_name": "李大明", "id_number": PERSON_ID, "relationship": "parent"})
     assert client.get(f"/r/{request.code}/").status_code == 200
     face = request.items.get(position=1)

@@ -23,8 +23,12 @@ def pending_request(transactional_db, organization, operator):
 
 
 def signs_in_and_verifies_identity(page) -> None:
-    """From /signin/?next=…: SMS code sign-in, then the real-name step, back to where the person was going."""
-    person_signs_in(page, PERSON_PHONE)
+    """From the SMS link's landing page: the code to the masked number, the summary, then the real-name step."""
+    page.get_by_role("button", name=re.compile("Send the code to")).click()
+    page.wait_for_url("**/signin/code/")
+    page.get_by_label("6-digit code from the SMS").fill(last_code(PERSON_PHONE))
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("link", name="Continue: confirm my identity").click()
     page.wait_for_url("**/identity/?*")
     page.get_by_label("Legal name (as on your ID card)").fill(PERSON_NAME)
     page.get_by_label("ID number (18 characters)").fill(PERSON_ID)
@@ -41,7 +45,7 @@ def test_person_on_a_phone_grants_one_item_denies_the_other_then_withdraws(
     assert urlsplit(link).path.rstrip("/") == request_path.rstrip("/")
 
     page.goto(live_server.url + urlsplit(link).path)  # the SMS's own path; APPEND_SLASH adds the slash
-    assert path_of(page) == "/signin/"
+    assert path_of(page) == request_path  # the landing page
     signs_in_and_verifies_identity(page)
     assert path_of(page) == request_path
 
@@ -51,23 +55,23 @@ def test_person_on_a_phone_grants_one_item_denies_the_other_then_withdraws(
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH  # no sideways scrolling
     page.screenshot(path=tmp_path / "request-page.png", full_page=True)
 
-    items.nth(0).get_by_role("button", name="Grant this item…").click()
+    items.nth(0).get_by_role("button", name="Agree to this item").click()
     page.wait_for_url("**/grant/")
     shown = page.locator("strong", has_text="#").inner_text()
     face = pending_request.items.get(position=1)
     assert shown == f"#{face.digest}"
     assert shown in last_sms()  # the SMS names exactly the terms the page shows
     page.get_by_label("6-digit code from the SMS").fill(last_code())
-    page.get_by_role("button", name="Grant", exact=True).click()
-    page.wait_for_url("**/me/consents/*/")
-    expect(page.locator("h1 .state")).to_have_text("active")
-    expect(page.locator("h1 .state")).to_have_class(re.compile(r"\bstate-active\b"))
+    page.get_by_role("button", name="Agree to this item").click()
+    page.wait_for_url(lambda url: urlsplit(url).path == request_path and "#item-" in url)  # on to the next item
+    expect(items.nth(0).locator(".state")).to_have_text("you agreed")
 
+    items.nth(1).get_by_role("link", name="Refuse this item").click()
+    page.get_by_label("Reason (optional)").fill("Not my voice, please ask my agent")
+    page.get_by_role("button", name="Yes, refuse this item").click()
+    page.wait_for_url("**/done/")
     page.goto(live_server.url + request_path)
-    voice = items.nth(1)
-    voice.get_by_label("Reason (optional)").fill("Not my voice, please ask my agent")
-    voice.get_by_role("button", name="Say no to this item").click()
-    expect(items.nth(1).locator(".state")).to_have_text("denied")
+    expect(items.nth(1).locator(".state")).to_have_text("you said no")
 
     items.nth(0).get_by_role("link", name="See this consent, or withdraw it").click()
     page.wait_for_url("**/me/consents/*/")
@@ -107,7 +111,7 @@ def test_the_terms_name_operations_in_words_the_person_understands(phone_page, l
     page = phone_page
     page.goto(f"{live_server.url}/r/{pending_request.code}/")
     signs_in_and_verifies_identity(page)
-    face, voice = (page.locator("section.item dl.terms").nth(i).inner_text() for i in (0, 1))
-    assert "Your face: face swap" in face
-    assert "Your voice: voice cloning" in voice
+    face, voice = (page.locator("section.item").nth(i).inner_text() for i in (0, 1))
+    assert "Item 1: your face" in face and "face swap" in face
+    assert "Item 2: your voice" in voice and "voice cloning" in voice
     assert "face_swap" not in face
