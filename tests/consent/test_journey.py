@@ -92,6 +92,7 @@ def test_refusing_from_the_code_page_asks_first_then_records_a_denial(opened, pe
     assert AuditEvent.objects.filter(action="item.deny", target_id=str(face.pk)).exists()
 
 
+@pytest.mark.pdf  # the completion page links the signed record
 def test_a_decision_leads_to_the_item_still_open_then_to_the_completion_page(opened, pending_request):
     face, voice = _items(pending_request)
     path = f"/r/{pending_request.code}/"

@@ -16,11 +16,9 @@ from identity.models import Person
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, last_code, record_uses, request_input
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import PHONE, path_of, person_signs_in
-from tests.e2e.screenshots import screenshot
+from tests.e2e.screenshots import check_screen, screenshot
 
 pytestmark = pytest.mark.e2e
-
-PHONE_WIDTH = PHONE["viewport"]["width"]
 
 
 @pytest.fixture
@@ -36,28 +34,14 @@ def history(transactional_db, organization, operator):
     return consent
 
 
-def fits_the_phone(page) -> None:
-    """No sideways scrolling at the test phone's width, nor on the narrowest phones still common (360 px)."""
-    for width in (PHONE_WIDTH, 360):
-        page.set_viewport_size({"width": width, "height": PHONE["viewport"]["height"]})
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, f"the page scrolls sideways at {width}"
-    page.set_viewport_size(PHONE["viewport"])
-
-
-def check(page, name: str) -> None:
-    fits_the_phone(page)
-    screenshot(page, name)
-    assert_accessible(page, name)
-
-
 def test_person_finds_a_consent_and_its_uses_withdraws_it_exports_and_deletes(phone_page, live_server, history):
     page = phone_page
     page.goto(live_server.url + "/signin/")
-    check(page, "signin")
+    check_screen(page, "signin")
     page.goto(live_server.url + "/me/")
     person_signs_in(page, PERSON_PHONE)
     page.wait_for_url("**/me/")
-    check(page, "my-consents")
+    check_screen(page, "my-consents")
     expect(page.get_by_role("heading", name="Refused")).to_be_visible()
     expect(page.get_by_role("heading", name="Past requests")).to_be_visible()
     expect(page.get_by_text("Your voice: voice cloning")).to_have_count(2)  # refused; and in the past request
@@ -68,29 +52,29 @@ def test_person_finds_a_consent_and_its_uses_withdraws_it_exports_and_deletes(ph
     page.wait_for_url(f"**/me/consents/{history.pk}/")
     expect(page.locator("li.use")).to_have_count(USES_PER_PAGE)
     expect(page.get_by_text("refused because: operation not consented").first).to_be_visible()
-    check(page, "consent-uses")
+    check_screen(page, "consent-uses")
     page.get_by_role("link", name="Older").click()
     expect(page.locator("li.use")).to_have_count(2)
-    check(page, "consent-uses-page-2")
+    check_screen(page, "consent-uses-page-2")
 
     page.goto(f"{live_server.url}/me/consents/{history.pk}/revoke/")
-    check(page, "withdraw-confirm")
+    check_screen(page, "withdraw-confirm")
     page.get_by_role("button", name="Withdraw", exact=True).click()  # without ticking the box
     expect(page.locator(".field.has-error .error")).to_have_text("Tick the box to confirm that you want to withdraw.")
     assert Consent.objects.get(pk=history.pk).state == Consent.State.ACTIVE
-    check(page, "withdraw-confirm-error")
+    check_screen(page, "withdraw-confirm-error")
     page.get_by_label("I want to withdraw this consent", exact=False).check()
     page.get_by_role("button", name="Withdraw", exact=True).click()
     page.wait_for_url(f"**/me/consents/{history.pk}/")
     expect(page.locator("h1 .state")).to_have_text("withdrawn")
     assert Consent.objects.get(pk=history.pk).state == Consent.State.REVOKED
-    check(page, "consent-withdrawn")
+    check_screen(page, "consent-withdrawn")
 
     page.goto(live_server.url + "/me/")
     expect(page.get_by_role("heading", name="Withdrawn")).to_be_visible()
     page.get_by_role("button", name="简体中文").click()
     expect(page.get_by_role("heading", name="已撤回")).to_be_visible()
-    check(page, "my-consents-zh")
+    check_screen(page, "my-consents-zh")
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Withdrawn")).to_be_visible()
     page.set_viewport_size({"width": 1366, "height": 900})  # a laptop: the same page, no stretched lines
@@ -104,7 +88,7 @@ def test_person_finds_a_consent_and_its_uses_withdraws_it_exports_and_deletes(ph
 
     page.get_by_role("link", name="Delete my account").click()
     page.wait_for_url("**/me/delete/")
-    check(page, "delete-account")
+    check_screen(page, "delete-account")
     page.get_by_label("Delete my account", exact=False).check()
     page.get_by_role("button", name="Delete my account").click()
     page.wait_for_url("**/signin/")
@@ -132,13 +116,16 @@ def test_the_portal_pages_before_any_decision_pass_the_accessibility_check(
     page.get_by_label("Mobile number").fill(PERSON_PHONE)
     page.get_by_role("button", name="Send code").click()
     page.wait_for_url("**/signin/code/")
-    check(page, "signin-code")
+    check_screen(page, "signin-code")
     page.get_by_label("6-digit code from the SMS").fill(last_code(PERSON_PHONE))
     page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url(f"**/r/{request.code}/")
+    check_screen(page, "request-summary")  # who asks and for what, before the real-name step
+    page.get_by_role("link", name="Continue: confirm my identity").click()
     page.wait_for_url("**/identity/?*")
-    check(page, "identity")
+    check_screen(page, "identity")
     page.get_by_label("Legal name (as on your ID card)").fill(PERSON_NAME)
     page.get_by_label("ID number (18 characters)").fill(PERSON_ID)
     page.get_by_role("button", name="Verify").click()
     page.wait_for_url(f"**/r/{request.code}/")
-    check(page, "request")
+    check_screen(page, "request")
