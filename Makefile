@@ -19,7 +19,7 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var
