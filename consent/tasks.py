@@ -5,7 +5,7 @@ from django.conf import settings
 
 from consent import services, webhooks
 from consent.services.notify import notification_deliver
-from identity.gateway import GatewayUnavailable, retry_countdown
+from identity.gateway import GatewayUnavailable, retry_later
 
 # A request link stays useful for days, so the back-off may grow to an hour: 30 s, 1 min, 2 min, … 1 h.
 NOTIFY_RETRY_BASE_SECONDS = 30
@@ -23,13 +23,9 @@ def request_notify_task(self, notification_id: int):
     try:
         return notification_deliver(notification_id=notification_id, final=self.request.retries >= max_retries)
     except GatewayUnavailable as exc:
-        countdown = retry_countdown(
-            self.request.retries,
-            base=NOTIFY_RETRY_BASE_SECONDS,
-            cap=NOTIFY_RETRY_CAP_SECONDS,
-            retry_after=exc.retry_after,
-        )
-        raise self.retry(exc=exc, countdown=countdown, max_retries=max_retries) from exc
+        raise retry_later(
+            self, exc, base=NOTIFY_RETRY_BASE_SECONDS, cap=NOTIFY_RETRY_CAP_SECONDS, max_retries=max_retries
+        ) from exc
 
 
 @shared_task

@@ -142,3 +142,9 @@ def retry_countdown(retries: int, *, base: float, cap: float, retry_after: float
     if retry_after is not None:
         countdown = max(countdown, min(retry_after, cap))
     return countdown
+
+
+def retry_later(task, exc: GatewayUnavailable, *, base: float, cap: float, max_retries: int):
+    """The retry a bound Celery task raises after a temporary gateway failure, with its back-off countdown."""
+    countdown = retry_countdown(task.request.retries, base=base, cap=cap, retry_after=exc.retry_after)
+    return task.retry(exc=exc, countdown=countdown, max_retries=max_retries)

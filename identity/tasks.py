@@ -5,7 +5,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from identity.gateway import GatewayRejected, GatewayUnavailable, retry_countdown
+from identity.gateway import GatewayRejected, GatewayUnavailable, retry_later
 from identity.models import PhoneDevice
 from identity.sms import sms_send
 
@@ -37,10 +37,10 @@ def sms_code_deliver_task(self, device_id: int, subject: str = ""):
         logger.error("SMS gateway refused the code for device %s: HTTP %s %s", device_id, exc.status, exc.body)
         return None
     except GatewayUnavailable as exc:
-        countdown = retry_countdown(
-            self.request.retries,
+        raise retry_later(
+            self,
+            exc,
             base=CODE_RETRY_BASE_SECONDS,
             cap=CODE_RETRY_CAP_SECONDS,
-            retry_after=exc.retry_after,
-        )
-        raise self.retry(exc=exc, countdown=countdown, max_retries=settings.SMS_CODE_DELIVER_MAX_RETRIES) from exc
+            max_retries=settings.SMS_CODE_DELIVER_MAX_RETRIES,
+        ) from exc
