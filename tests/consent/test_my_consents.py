@@ -232,3 +232,14 @@ def test_the_uses_selector_returns_only_that_consents_uses(opened, organization,
     record_uses(voice, 3, organization, operator)
     assert {p.consent_id for p in selectors.presentations_for_consent(consent=face)} == {face.pk}
     assert selectors.presentations_for_consent(consent=voice).count() == 3
+
+
+def test_a_consent_shows_the_person_their_own_photo_and_the_terms_in_words_not_hashes(granted_and_denied):
+    client, request, consent = granted_and_denied
+    html = client.get(f"/me/consents/{consent.pk}/").content.decode()
+    sample = consent.item.samples.get()
+    assert f'src="/r/{request.code}/items/{consent.item.pk}/samples/{sample.pk}/"' in html
+    assert sample.sha256 not in html
+    assert consent.item.digest not in html
+    assert "<dd>face swap</dd>" in html
+    assert client.get(f"/r/{request.code}/items/{consent.item.pk}/samples/{sample.pk}/").status_code == 200
