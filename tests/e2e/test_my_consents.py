@@ -13,7 +13,7 @@ from consent.models import Consent
 from consent.portal.views import USES_PER_PAGE
 from identity import services as identity_services
 from identity.models import Person
-from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, last_code, record_uses, request_input
+from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, record_uses, request_input
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import PHONE, path_of, person_signs_in
 from tests.e2e.screenshots import check_screen, screenshot
@@ -104,28 +104,3 @@ def test_the_accessibility_check_fails_on_serious_violations_and_names_them(phon
     report = str(failure.value)
     assert "a bad page" in report
     assert "image-alt" in report and "button-name" in report and "html-has-lang" in report
-
-
-def test_the_portal_pages_before_any_decision_pass_the_accessibility_check(
-    phone_page, live_server, organization, operator
-):
-    request = services.request_create(actor=operator, organization=organization, data=request_input())
-    page = phone_page
-    # From the sign-in page rather than the SMS link, so that a landing page before sign-in changes nothing here.
-    page.goto(f"{live_server.url}/signin/?next=/r/{request.code}/")
-    page.get_by_label("Mobile number").fill(PERSON_PHONE)
-    page.get_by_role("button", name="Send code").click()
-    page.wait_for_url("**/signin/code/")
-    check_screen(page, "signin-code")
-    page.get_by_label("6-digit code from the SMS").fill(last_code(PERSON_PHONE))
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url(f"**/r/{request.code}/")
-    check_screen(page, "request-summary")  # who asks and for what, before the real-name step
-    page.get_by_role("link", name="Continue: confirm my identity").click()
-    page.wait_for_url("**/identity/?*")
-    check_screen(page, "identity")
-    page.get_by_label("Legal name (as on your ID card)").fill(PERSON_NAME)
-    page.get_by_label("ID number (18 characters)").fill(PERSON_ID)
-    page.get_by_role("button", name="Verify").click()
-    page.wait_for_url(f"**/r/{request.code}/")
-    check_screen(page, "request")
