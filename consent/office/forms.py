@@ -5,7 +5,16 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from consent.models import ApiKey, Consent, ConsentRequest, EndUserVerification, Modality, Operation
+from consent.models import (
+    ApiKey,
+    Consent,
+    ConsentRequest,
+    EndUserVerification,
+    Modality,
+    Operation,
+    Presentation,
+    WebhookEvent,
+)
 
 MAX_ITEMS = 2
 
@@ -22,14 +31,49 @@ def _any(choices):
     return [("", _("any")), *choices]
 
 
+SEARCH_HELP = _("A phone number or part of it (masked as shown is fine), or an exact 18-character ID number.")
+
+
+def _search_field():
+    return forms.CharField(label=_("Person"), max_length=32, required=False, help_text=SEARCH_HELP)
+
+
 class RequestFilterForm(forms.Form):
+    q = _search_field()
     state = forms.ChoiceField(label=_("State"), choices=_any(ConsentRequest.State.choices), required=False)
     phone = forms.CharField(label=_("Phone contains"), max_length=20, required=False)
     modality = forms.ChoiceField(label=_("Modality"), choices=_any(Modality.choices), required=False)
 
 
 class ConsentFilterForm(forms.Form):
+    q = _search_field()
     state = forms.ChoiceField(label=_("State"), choices=_any(Consent.State.choices), required=False)
+
+
+class PresentationFilterForm(forms.Form):
+    q = _search_field()
+    consent = forms.IntegerField(label=_("Consent #"), min_value=1, required=False)
+    api_key = forms.ModelChoiceField(
+        label=_("API key"), queryset=ApiKey.objects.none(), required=False, empty_label=_("any")
+    )
+    operation = forms.ChoiceField(label=_("Operation"), choices=_any(Operation.choices), required=False)
+    result = forms.ChoiceField(label=_("Result"), choices=_any(Presentation.Result.choices), required=False)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["api_key"].queryset = ApiKey.objects.filter(organization=organization).order_by("name")
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(label=_("Action starts with"), max_length=64, required=False)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class WebhookFilterForm(forms.Form):
+    state = forms.ChoiceField(label=_("State"), choices=_any(WebhookEvent.State.choices), required=False)
 
 
 class RequestForm(forms.Form):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent.office import integration_views, views
+from consent.office import integration_views, lists, views
 
 app_name = "consent_office"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("consents/", views.consent_list, name="consents"),
     path("consents/<int:pk>/", views.consent_detail, name="consent"),
     path("audit/", views.audit_list, name="audit"),
+    path("presentations/", lists.presentation_list, name="presentations"),
     path("keys/", integration_views.key_list, name="keys"),
     path("keys/new/", integration_views.key_create, name="key-create"),
     path("keys/<int:pk>/revoke/", integration_views.key_revoke, name="key-revoke"),

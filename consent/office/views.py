@@ -4,7 +4,6 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,25 +11,22 @@ from django.views.decorators.http import require_POST
 
 from consent import previews, selectors, services
 from consent.models import ConsentRequest
+from consent.office import lists
 from consent.office import selectors as office_selectors
 from consent.office.access import office_view, render_office
-from consent.office.forms import CancelForm, ConsentFilterForm, ItemFormSet, RequestFilterForm, RequestForm
+from consent.office.forms import (
+    AuditFilterForm,
+    CancelForm,
+    ConsentFilterForm,
+    ItemFormSet,
+    RequestFilterForm,
+    RequestForm,
+)
+from consent.office.lists import _filters, _page
 from consent.services import ItemInput, RequestInput, SampleInput
 from consent.templatetags.consent_labels import operation_labels
 from errors.surfaces import errors_as_messages, errors_on_form
 from identity.decorators import office_required
-
-PAGE_SIZE = 50
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _filters(form) -> dict:
-    """The valid filter values; an invalid one is ignored rather than failing the whole list."""
-    form.is_valid()
-    return {name: form.cleaned_data.get(name) or "" for name in form.fields}
 
 
 @office_required
@@ -42,7 +38,20 @@ def dashboard(request):
 @office_view()
 def request_list(request, membership):
     form = RequestFilterForm(request.GET)
-    requests = selectors.requests_for_operator(organization=membership.organization, **_filters(form))
+    filters = _filters(form)
+    query = filters.pop("q")
+    requests = selectors.requests_for_operator(organization=membership.organization, **filters)
+    requests = office_selectors.requests_search(requests, query=query)
+    if lists.wants_csv(request):
+        return lists.csv_response(
+            request,
+            membership,
+            list_name="requests",
+            filters={**filters, "q": query},
+            header=lists.request_header(),
+            queryset=requests,
+            row=lists.request_row,
+        )
     return render_office(request, "office/requests.html", membership, {"form": form, "page": _page(request, requests)})
 
 
@@ -136,7 +145,20 @@ def request_cancel(request, membership, pk):
 @office_view()
 def consent_list(request, membership):
     form = ConsentFilterForm(request.GET)
-    consents = selectors.consents_for_operator(organization=membership.organization, **_filters(form))
+    filters = _filters(form)
+    query = filters.pop("q")
+    consents = selectors.consents_for_operator(organization=membership.organization, **filters)
+    consents = office_selectors.consents_search(consents, query=query)
+    if lists.wants_csv(request):
+        return lists.csv_response(
+            request,
+            membership,
+            list_name="consents",
+            filters={**filters, "q": query},
+            header=lists.consent_header(),
+            queryset=consents,
+            row=lists.consent_row,
+        )
     return render_office(request, "office/consents.html", membership, {"form": form, "page": _page(request, consents)})
 
 
@@ -155,10 +177,22 @@ def consent_detail(request, membership, pk):
 
 @office_view()
 def audit_list(request, membership):
-    events = office_selectors.audit_events_for_organization(organization=membership.organization)
+    form = AuditFilterForm(request.GET)
+    filters = _filters(form)
+    events = office_selectors.audit_events_filtered(organization=membership.organization, **filters)
+    if lists.wants_csv(request):
+        return lists.csv_response(
+            request,
+            membership,
+            list_name="audit",
+            filters=filters,
+            header=lists.audit_header(),
+            queryset=events,
+            row=lists.audit_row,
+        )
     page = _page(request, events)
     rows = [(event, json.dumps(event.data, ensure_ascii=False, sort_keys=True)) for event in page]
-    return render_office(request, "office/audit.html", membership, {"page": page, "rows": rows})
+    return render_office(request, "office/audit.html", membership, {"form": form, "page": page, "rows": rows})
 
 
 def sample_preview(request, pk):

@@ -3,6 +3,7 @@
 from consent.services.account import *  # noqa: F403
 from consent.services.artifacts import *  # noqa: F403
 from consent.services.decisions import *  # noqa: F403
+from consent.services.exports import *  # noqa: F403
 from consent.services.idempotency import *  # noqa: F403
 from consent.services.keys import *  # noqa: F403
 from consent.services.notify import *  # noqa: F403

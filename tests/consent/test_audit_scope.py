@@ -38,6 +38,7 @@ ORGANIZATION_ACTIONS = {
     "membership.create",
     "membership.remove",
     "membership.role_change",
+    "office.export",
     "operator.locked",
     "operator.login",
     "operator.login_failed",
@@ -202,6 +203,7 @@ def _webhook_failure_flows(operator, organization):
         webhooks.event_deliver(event_id=event.pk)  # refused connection after the retry window: webhook.failed
     services.webhook_event_resend(actor=operator, organization=organization, event_id=event.pk)
     services.webhook_endpoint_delete(actor=operator, organization=organization)
+    services.office_export_record(actor=operator, organization=organization, list_name="consents", filters={}, rows=0)
 
 
 @pytest.mark.pdf

@@ -1,0 +1,167 @@
+"""The office lists that the views share: the presentations page, and every list's CSV export.
+
+An export is streamed (the rows never sit in memory all at once), recorded on the organisation's audit
+trail before the first byte leaves, and written in words, as the pages are.
+"""
+
+import csv
+
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from consent import services
+from consent.models import Modality
+from consent.office import selectors as office_selectors
+from consent.office.access import office_view, render_office
+from consent.office.forms import PresentationFilterForm
+from consent.templatetags.consent_labels import operation_labels
+from consent.templatetags.portal_lists import verify_reason_label
+from identity.crypto import mask_phone
+
+# A cell a spreadsheet would run as a formula (CSV injection, OWASP): end-user references and reasons come
+# from services' API calls, so they are not trusted text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+PAGE_SIZE = 50
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _filters(form) -> dict:
+    """The valid filter values; an invalid one is ignored rather than failing the whole list."""
+    form.is_valid()
+    return {name: form.cleaned_data.get(name) or "" for name in form.fields}
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def wants_csv(request) -> bool:
+    return request.GET.get("format") == "csv"
+
+
+def csv_response(
+    request, membership, *, list_name: str, filters: dict, header: list, queryset, row
+) -> StreamingHttpResponse:
+    """Record the export, then stream the filtered rows as CSV (UTF-8 with a BOM, so spreadsheets read Chinese)."""
+    services.office_export_record(
+        actor=request.user,
+        organization=membership.organization,
+        list_name=list_name,
+        filters=filters,
+        rows=queryset.count(),
+    )
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield "\ufeff" + writer.writerow([_cell(h) for h in header])
+        for obj in queryset.iterator(chunk_size=500):
+            yield writer.writerow([_cell(v) for v in row(obj)])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="{list_name}-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def request_row(r):
+    items = "; ".join(f"{item.get_modality_display()}: {item.get_state_display()}" for item in r.items.all())
+    return [
+        r.pk,
+        _when(r.created_at),
+        mask_phone(r.person_phone),
+        items,
+        r.get_state_display(),
+        r.end_user_reference,
+        _when(r.expires_at),
+    ]
+
+
+def request_header():
+    return ["#", _("Created"), _("Phone"), _("Items"), _("State"), _("End user"), _("Open until")]
+
+
+def consent_row(c):
+    return [
+        c.pk,
+        _when(c.granted_at),
+        c.person.legal_name_masked,
+        c.get_modality_display(),
+        ", ".join(operation_labels(c.operations)),
+        c.get_state_display(),
+        c.valid_until.isoformat() if c.valid_until else "",
+        c.item.request_id,
+    ]
+
+
+def consent_header():
+    return ["#", _("Granted"), _("Person"), _("Modality"), _("Operations"), _("State"), _("Valid until"), _("Request")]
+
+
+def audit_row(event):
+    target = f"{event.target_type} #{event.target_id}" if event.target_type else ""
+    return [event.seq, _when(event.time), event.actor_label, event.action, target]
+
+
+def audit_header():
+    return ["#", _("Time"), _("Actor"), _("Action"), _("Target")]
+
+
+def _presentation_row(p):
+    return [
+        p.pk,
+        _when(p.created_at),
+        p.consent_id or "",
+        p.api_key.name,
+        _modality(p.modality),
+        ", ".join(operation_labels([p.operation])) if p.operation else "",
+        p.get_result_display(),
+        verify_reason_label(p.reason) if p.reason else "",
+    ]
+
+
+def _modality(value) -> str:
+    return str(dict(Modality.choices).get(value, value))
+
+
+def _presentation_header():
+    return ["#", _("Time"), _("Consent"), _("API key"), _("Modality"), _("Operation"), _("Result"), _("Reason")]
+
+
+@office_view()
+def presentation_list(request, membership):
+    """Every use of every consent of the organisation: which service presented which token, for what, and the answer."""
+    form = PresentationFilterForm(request.GET, organization=membership.organization)
+    filters = _filters(form)
+    rows = office_selectors.presentations_for_organization(organization=membership.organization, **filters)
+    if wants_csv(request):
+        return csv_response(
+            request,
+            membership,
+            list_name="presentations",
+            filters=filters,
+            header=_presentation_header(),
+            queryset=rows,
+            row=_presentation_row,
+        )
+    page = _page(request, rows)
+    table = [(p, _presentation_row(p)) for p in page]
+    context = {"form": form, "page": page, "table": table, "header": _presentation_header()}
+    return render_office(request, "office/presentations.html", membership, context)
