@@ -8,9 +8,13 @@ then sees an `OversizedUpload` whose `size` is the real size and refuses it by n
 """
 
 import io
+import secrets
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 
 
@@ -42,3 +46,76 @@ class UploadSizeLimitHandler(FileUploadHandler):
         if self.oversized:
             return OversizedUpload(self.file_name, file_size, self.content_type)
         return None  # the next handler (memory or temporary file) returns the stored file
+
+
+# ---- samples kept across a failed submit of the office's request form ----------------------------
+#
+# Browsers never re-send a chosen file, so a form shown again with errors would lose its samples. They are
+# stored under a random folder and named by a signed token in a hidden field: the token binds the folder
+# to the operator who uploaded them, so a token copied into another account's form loads nothing, and
+# nobody can name a path of their own (the signature covers it). Kept files go on success, and the daily
+# purge removes what an abandoned form left after KEPT_MAX_AGE.
+
+KEPT_PREFIX = "tmp-uploads"
+KEPT_SALT = "consent.office.kept-uploads"
+KEPT_MAX_AGE = timedelta(hours=24)
+
+
+def kept_store(files, *, user_id: int) -> str:
+    """Store already checked uploads for one more submit; the signed token that names them."""
+    folder = secrets.token_urlsafe(16)
+    entries = []
+    for position, upload in enumerate(files):
+        upload.seek(0)
+        path = default_storage.save(f"{KEPT_PREFIX}/{folder}/{position}", upload)
+        entries.append([path, upload.name, upload.content_type or ""])
+    return signing.dumps({"user": user_id, "folder": folder, "files": entries}, salt=KEPT_SALT)
+
+
+def _kept_entries(token: str, *, user_id: int) -> tuple[str, list] | None:
+    try:
+        data = signing.loads(token, salt=KEPT_SALT, max_age=KEPT_MAX_AGE)
+    except signing.BadSignature:  # also an expired token (SignatureExpired)
+        return None
+    if data.get("user") != user_id:
+        return None
+    return data["folder"], data["files"]
+
+
+def kept_load(token: str, *, user_id: int) -> list[UploadedFile]:
+    """The files a token names, as uploads again; none if the token is not this operator's or has expired."""
+    found = _kept_entries(token, user_id=user_id) if token else None
+    if not found:
+        return []
+    files = []
+    for path, name, content_type in found[1]:
+        try:
+            with default_storage.open(path) as stored:
+                content = stored.read()
+        except FileNotFoundError:  # purged in between: the operator attaches the file again
+            return []
+        files.append(SimpleUploadedFile(name, content, content_type=content_type or None))
+    return files
+
+
+def kept_discard(token: str, *, user_id: int) -> None:
+    found = _kept_entries(token, user_id=user_id) if token else None
+    for path, _name, _type in found[1] if found else []:
+        default_storage.delete(path)
+
+
+def kept_purge(*, now) -> int:
+    """Delete kept uploads older than KEPT_MAX_AGE (forms abandoned after an error); the number of files."""
+    try:
+        folders, _files = default_storage.listdir(KEPT_PREFIX)
+    except FileNotFoundError:
+        return 0
+    deleted = 0
+    for folder in folders:
+        _subfolders, names = default_storage.listdir(f"{KEPT_PREFIX}/{folder}")
+        for name in names:
+            path = f"{KEPT_PREFIX}/{folder}/{name}"
+            if default_storage.get_modified_time(path) < now - KEPT_MAX_AGE:
+                default_storage.delete(path)
+                deleted += 1
+    return deleted

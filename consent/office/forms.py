@@ -15,6 +15,7 @@ from consent.models import (
     Presentation,
     WebhookEvent,
 )
+from consent.uploads import kept_load, kept_store
 
 MAX_ITEMS = 2
 
@@ -166,17 +167,32 @@ class ItemForm(forms.Form):
         error_messages={"required": _("Attach at least one reference sample.")},
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user_id: int, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.is_bound:
-            # Browsers never keep a chosen file when a page is shown again.
-            self.fields["samples"].help_text = _(
-                "If this form is shown again because of an error, attach the sample again: "
-                "browsers do not keep chosen files."
-            )
+        self.user_id = user_id
+        # Samples of a previous submit that failed: named by a signed token (see consent.uploads).
+        self.kept_token = self.data.get(self.add_prefix("kept"), "") if self.is_bound else ""
+        self.kept_files = kept_load(self.kept_token, user_id=user_id)
+        if self.kept_files:
+            self.fields["samples"].required = False
+            self.fields["samples"].help_text = _("Choose files only to replace the kept ones.")
+
+    @property
+    def kept_names(self) -> list[str]:
+        return [f.name for f in self.kept_files]
+
+    def keep_samples(self) -> None:
+        """After a failed submit: store the checked samples so the form shown again still has them."""
+        files = self.cleaned_data.get("samples") if hasattr(self, "cleaned_data") else None
+        if files and files is not self.kept_files:
+            self.kept_token = kept_store(files, user_id=self.user_id)
+            self.kept_files = files
+
+    def has_changed(self):
+        return super().has_changed() or bool(self.kept_files)
 
     def clean_samples(self):
-        files = self.cleaned_data["samples"]
+        files = self.cleaned_data["samples"] or self.kept_files
         if len(files) > settings.SAMPLES_MAX_PER_ITEM:
             raise forms.ValidationError(
                 _("At most %(n)s samples per item."), params={"n": settings.SAMPLES_MAX_PER_ITEM}

@@ -1,15 +1,18 @@
 """The providers' back-office for consent: requests, consents and the audit trail of one organisation."""
 
 import json
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from consent import previews, selectors, services
+from consent.errors import InvalidRequest
 from consent.models import ConsentRequest
 from consent.office import lists
 from consent.office import selectors as office_selectors
@@ -25,7 +28,8 @@ from consent.office.forms import (
 from consent.office.lists import _filters, _page
 from consent.services import ItemInput, RequestInput, SampleInput
 from consent.templatetags.consent_labels import operation_labels
-from errors.surfaces import errors_as_messages, errors_on_form
+from consent.uploads import kept_discard
+from errors.surfaces import errors_as_messages, errors_on_form, form_error_add
 from identity.decorators import office_required
 
 
@@ -56,51 +60,87 @@ def request_list(request, membership):
 
 
 def _request_input(form, item_forms) -> RequestInput:
+    """What the forms parsed, as the service's input; a field a form refused reads as empty (already flagged)."""
     data = form.cleaned_data
     items = [
         ItemInput(
-            modality=item.cleaned_data["modality"],
-            operations=list(item.cleaned_data["operations"]),
-            purpose=item.cleaned_data["purpose"],
-            usage=item.cleaned_data["usage"],
-            valid_until=item.cleaned_data["valid_until"],
-            samples=[SampleInput(name=f.name, content=f.read()) for f in item.cleaned_data["samples"]],
+            modality=item.cleaned_data.get("modality", ""),
+            operations=list(item.cleaned_data.get("operations", [])),
+            purpose=item.cleaned_data.get("purpose", ""),
+            usage=item.cleaned_data.get("usage", ""),
+            # A refused date is already an error on the form; any valid date lets the other checks run.
+            valid_until=item.cleaned_data.get("valid_until") or timezone.localdate() + timedelta(days=1),
+            samples=[SampleInput(name=f.name, content=_content(f)) for f in item.cleaned_data.get("samples", [])],
         )
         for item in item_forms
     ]
     return RequestInput(
-        phone=data["phone"],
-        email=data["email"],
-        language=data["language"],
-        expires_in_days=data["expires_in_days"],
-        end_user_reference=data["end_user_reference"],
-        end_user_verification_method=data["end_user_verification_method"],
-        end_user_verification_reference=data["end_user_verification_reference"],
-        end_user_verified_at=data["end_user_verified_at"],
-        end_user_prompted_to_notify=data["end_user_prompted_to_notify"],
-        notice_retention=data["notice_retention"],
-        notice_withdrawal=data["notice_withdrawal"],
-        notice_recipients=data["notice_recipients"],
+        phone=data.get("phone", ""),
+        email=data.get("email", ""),
+        language=data.get("language", "zh-hans"),
+        expires_in_days=data.get("expires_in_days") or 7,
+        end_user_reference=data.get("end_user_reference", ""),
+        end_user_verification_method=data.get("end_user_verification_method", ""),
+        end_user_verification_reference=data.get("end_user_verification_reference", ""),
+        end_user_verified_at=data.get("end_user_verified_at"),
+        end_user_prompted_to_notify=data.get("end_user_prompted_to_notify", False),
+        notice_retention=data.get("notice_retention", ""),
+        notice_withdrawal=data.get("notice_withdrawal", ""),
+        notice_recipients=data.get("notice_recipients", ""),
         items=items,
     )
+
+
+def _content(upload) -> bytes:
+    upload.seek(0)
+    return upload.read()
+
+
+def _check_the_rest(form, item_forms, subforms) -> None:
+    """The forms refused something: add the service's own findings on the fields they did not flag."""
+    try:
+        services.request_check(data=_request_input(form, item_forms))
+    except InvalidRequest as exc:
+        fresh = {}
+        for key, field_messages in exc.fields.items():
+            if key == "items":  # the formset says so already
+                continue
+            target, name = form, key
+            for prefix, subform in subforms.items():
+                if key.startswith(prefix):
+                    target, name = subform, key.removeprefix(prefix)
+            if not target.errors.get(name.split("[")[0]):
+                fresh[key] = field_messages
+        if fresh:
+            form_error_add(form, InvalidRequest(str(exc), fields=fresh), subforms=subforms)
 
 
 @office_view(write=True)
 def request_new(request, membership):
     form = RequestForm(request.POST or None)
-    items = ItemFormSet(request.POST or None, request.FILES or None, prefix="items")
-    if request.method == "POST" and all([form.is_valid(), items.is_valid()]):
+    items = ItemFormSet(
+        request.POST or None, request.FILES or None, prefix="items", form_kwargs={"user_id": request.user.pk}
+    )
+    if request.method == "POST":
+        forms_valid = all([form.is_valid(), items.is_valid()])
         item_forms = [item for item in items if item.has_changed()]  # a blank second item is ignored
         # The service names an item's field "items[1].samples[0]": that goes on the second item's form.
         subforms = {f"items[{index}].": item for index, item in enumerate(item_forms)}
-        with errors_on_form(form, subforms=subforms):
-            consent_request = services.request_create(
-                actor=request.user, organization=membership.organization, data=_request_input(form, item_forms)
-            )
-            messages.success(
-                request, _("Request #%(id)s created; the person is notified by SMS.") % {"id": consent_request.pk}
-            )
-            return redirect("consent_office:request", pk=consent_request.pk)
+        if not forms_valid:
+            _check_the_rest(form, item_forms, subforms)
+        else:
+            with errors_on_form(form, subforms=subforms):
+                consent_request = services.request_create(
+                    actor=request.user, organization=membership.organization, data=_request_input(form, item_forms)
+                )
+                for item in item_forms:
+                    kept_discard(item.kept_token, user_id=request.user.pk)
+                messages.success(
+                    request, _("Request #%(id)s created; the person is notified by SMS.") % {"id": consent_request.pk}
+                )
+                return redirect("consent_office:request", pk=consent_request.pk)
+        for item in item_forms:
+            item.keep_samples()
     return render_office(request, "office/request_new.html", membership, {"form": form, "items": items})
 
 

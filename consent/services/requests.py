@@ -44,6 +44,7 @@ __all__ = [
     "RequestInput",
     "SampleInput",
     "request_cancel",
+    "request_check",
     "request_create",
     "request_notify_again",
     "terms_for_item",
@@ -276,6 +277,14 @@ def terms_for_item(request: ConsentRequest, position: int, item: ItemInput, samp
             "recipients": request.notice_recipients,
         },
     }
+
+
+def request_check(*, data: RequestInput) -> None:
+    """Raise InvalidRequest naming every field of `data` that request_create would refuse; changes nothing.
+
+    The office form calls it when its own checks failed too, so an operator sees every error at once.
+    """
+    _validate(data, timezone.localdate())
 
 
 @transaction.atomic

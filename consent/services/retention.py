@@ -8,6 +8,7 @@ from django.utils import timezone
 
 import audit
 from consent.models import IdempotencyRecord, WebhookEvent
+from consent.uploads import kept_purge
 
 __all__ = ["IDEMPOTENCY_KEEP", "consent_logs_purge"]
 
@@ -26,7 +27,7 @@ def consent_logs_purge(*, now=None) -> dict:
     )
     events = finished.count()
     finished.delete()
-    result = {"idempotency_records": idempotency, "webhook_events": events}
-    if idempotency or events:
+    result = {"idempotency_records": idempotency, "webhook_events": events, "kept_uploads": kept_purge(now=now)}
+    if idempotency or events or result["kept_uploads"]:
         audit.record("retention purge", "consent.logs_purge", None, result)
     return result

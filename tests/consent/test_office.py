@@ -184,7 +184,7 @@ def test_bad_input_keeps_what_was_typed_and_shows_errors_where_they_belong(opera
     assert 'value="user-4711"' in body
     assert "Film dubbing trailer" in body
     assert re.search(r'value="face_swap"[^>]*id="id_items-1-operations_1"[^>]*checked', body)
-    assert "attach the sample again" in body
+    assert "kept: face.png" in body and "kept: voice.wav" in body  # the samples survive the error
 
 
 def test_a_sample_of_the_wrong_kind_is_an_error_on_that_items_samples(operator_client):

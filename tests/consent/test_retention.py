@@ -22,7 +22,11 @@ def test_old_idempotency_answers_and_finished_webhook_events_are_purged(organiza
     pending = WebhookEvent.objects.get(state=WebhookEvent.State.PENDING)
 
     with time_machine.travel(start + timedelta(days=6)):
-        assert consent_logs_purge_task.delay().get() == {"idempotency_records": 0, "webhook_events": 0}
+        assert consent_logs_purge_task.delay().get() == {
+            "idempotency_records": 0,
+            "webhook_events": 0,
+            "kept_uploads": 0,
+        }
     with time_machine.travel(start + timedelta(days=8)):
         assert services.consent_logs_purge()["idempotency_records"] == 1
     with time_machine.travel(start + timedelta(days=366)):
