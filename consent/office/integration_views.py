@@ -8,9 +8,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from consent import services
+from consent.office import lists
 from consent.office import selectors as office_selectors
 from consent.office.access import office_view, render_office, require_write
-from consent.office.forms import ApiKeyForm, WebhookDeleteForm, WebhookEndpointForm
+from consent.office.forms import ApiKeyForm, WebhookDeleteForm, WebhookEndpointForm, WebhookFilterForm
+from consent.office.lists import _filters
 from consent.services import webhooks as webhook_services
 from errors.surfaces import errors_as_messages, errors_on_form
 
@@ -76,8 +78,10 @@ def key_rotate(request, membership, pk):
 def _webhooks_page(request, membership, *, form=None, delete_form=None, secret=None, status=200):
     organization = membership.organization
     endpoint = office_selectors.webhook_endpoint_for_organization(organization=organization)
-    events = office_selectors.webhook_events_for_organization(organization=organization)
+    filter_form = WebhookFilterForm(request.GET)
+    events = office_selectors.webhook_deliveries_for_organization(organization=organization, **_filters(filter_form))
     context = {
+        "filter_form": filter_form,
         "endpoint": endpoint,
         "form": form or WebhookEndpointForm(initial={"url": endpoint.url} if endpoint else None),
         "delete_form": delete_form or WebhookDeleteForm(),
@@ -90,6 +94,18 @@ def _webhooks_page(request, membership, *, form=None, delete_form=None, secret=N
 @never_cache
 @office_view()
 def webhook_settings(request, membership):
+    if request.method != "POST" and lists.wants_csv(request):
+        filters = _filters(WebhookFilterForm(request.GET))
+        events = office_selectors.webhook_deliveries_for_organization(organization=membership.organization, **filters)
+        return lists.csv_response(
+            request,
+            membership,
+            list_name="webhooks",
+            filters=filters,
+            header=lists.webhook_header(),
+            queryset=events,
+            row=lists.webhook_row,
+        )
     if request.method != "POST":
         return _webhooks_page(request, membership)
     require_write(membership)

@@ -16,7 +16,7 @@ from consent.models import Modality
 from consent.office import selectors as office_selectors
 from consent.office.access import office_view, render_office
 from consent.office.forms import PresentationFilterForm
-from consent.templatetags.consent_labels import operation_labels
+from consent.templatetags.consent_labels import delivery_error, operation_labels
 from consent.templatetags.portal_lists import verify_reason_label
 from identity.crypto import mask_phone
 
@@ -122,6 +122,19 @@ def audit_row(event):
 
 def audit_header():
     return ["#", _("Time"), _("Actor"), _("Action"), _("Target")]
+
+
+def webhook_row(event):
+    deliveries = list(event.deliveries.all())
+    last = deliveries[0] if deliveries else None  # newest first
+    outcome = ""
+    if last:
+        outcome = f"HTTP {last.status_code}" if last.status_code else delivery_error(last.error)
+    return [_when(event.created_at), event.type, event.event_id, event.get_state_display(), len(deliveries), outcome]
+
+
+def webhook_header():
+    return [_("Created"), _("Event"), _("Event id"), _("State"), _("Attempts"), _("Last answer")]
 
 
 def _presentation_row(p):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consent.builders import build_request
-from consent.models import Consent, Presentation
+from consent.models import Consent, Presentation, WebhookEvent
 from consent.office import selectors as office_selectors
 from tests.consent.conftest import PERSON_ID, last_code, record_uses
 from tests.consent.test_office import (  # noqa: F401  (fixtures)
@@ -185,3 +185,24 @@ def test_audit_list_filters_by_action(operator_client, granted_consent):
 
 def test_a_viewer_may_export(viewer_client, granted_consent):
     assert len(read_csv(viewer_client.get("/office/consents/", {"format": "csv"}))) == 2
+
+
+# ---- webhook deliveries --------------------------------------------------------------------------
+
+
+def test_webhook_log_filters_by_state_and_exports_in_words(operator_client, granted_consent):
+    events = WebhookEvent.objects.filter(organization=granted_consent.organization)
+    assert events.exists()
+    state = events.first().state
+    other_state = next(s for s in WebhookEvent.State.values if s != state)
+    assert len(operator_client.get("/office/webhooks/", {"state": state}).context["page"]) == events.count()
+    assert list(operator_client.get("/office/webhooks/", {"state": other_state}).context["page"]) == []
+    rows = read_csv(operator_client.get("/office/webhooks/", {"format": "csv"}))
+    assert rows[0][0] == "Created"
+    assert {row[3] for row in rows[1:]} == {WebhookEvent.State(state).label}
+    assert AuditEvent.objects.get(action="office.export").data["list"] == "webhooks"
+
+
+def test_webhook_log_of_another_organisation_never_appears(other_operator_client, granted_consent):
+    assert list(other_operator_client.get("/office/webhooks/").context["page"]) == []
+    assert read_csv(other_operator_client.get("/office/webhooks/", {"format": "csv"}))[1:] == []
