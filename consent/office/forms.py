@@ -59,8 +59,8 @@ class PresentationFilterForm(forms.Form):
     )
     operation = forms.ChoiceField(label=_("Operation"), choices=_any(Operation.choices), required=False)
     result = forms.ChoiceField(label=_("Result"), choices=_any(Presentation.Result.choices), required=False)
-    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(label=_("Period from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("Period to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,8 +69,8 @@ class PresentationFilterForm(forms.Form):
 
 class AuditFilterForm(forms.Form):
     action = forms.CharField(label=_("Action starts with"), max_length=64, required=False)
-    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(label=_("Period from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("Period to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class WebhookFilterForm(forms.Form):
