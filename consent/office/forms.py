@@ -174,8 +174,13 @@ class ItemForm(forms.Form):
         self.kept_token = self.data.get(self.add_prefix("kept"), "") if self.is_bound else ""
         self.kept_files = kept_load(self.kept_token, user_id=user_id)
         if self.kept_files:
-            self.fields["samples"].required = False
-            self.fields["samples"].help_text = _("Choose files only to replace the kept ones.")
+            self._samples_optional()
+
+    def _samples_optional(self) -> None:
+        # Also drops the browser's `required` check, which would otherwise ask for the kept files again.
+        self.fields["samples"].required = False
+        # The bound field copied the help text when validation first read it.
+        self.fields["samples"].help_text = self["samples"].help_text = _("Choose files only to replace the kept ones.")
 
     @property
     def kept_names(self) -> list[str]:
@@ -187,6 +192,7 @@ class ItemForm(forms.Form):
         if files and files is not self.kept_files:
             self.kept_token = kept_store(files, user_id=self.user_id)
             self.kept_files = files
+            self._samples_optional()
 
     def has_changed(self):
         return super().has_changed() or bool(self.kept_files)

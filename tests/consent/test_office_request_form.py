@@ -64,6 +64,7 @@ def test_the_page_shown_again_says_which_files_are_kept(operator_client):
     del data["end_user_prompted_to_notify"]
     body = operator_client.post("/office/requests/new/", data).content.decode()
     assert "kept: face.png" in body and "kept: voice.wav" in body
+    assert "Choose files only to replace the kept ones." in body  # not "attach it again"
 
 
 def test_a_new_file_replaces_the_kept_one(operator_client):
