@@ -57,7 +57,7 @@ class UploadSizeLimitHandler(FileUploadHandler):
 # purge removes what an abandoned form left after KEPT_MAX_AGE.
 
 KEPT_PREFIX = "tmp-uploads"
-KEPT_SALT = "consent.office.kept-uploads"
+KEPT_SALT = "consent.kept-uploads"
 KEPT_MAX_AGE = timedelta(hours=24)
 
 
