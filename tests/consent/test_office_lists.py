@@ -206,3 +206,12 @@ def test_webhook_log_filters_by_state_and_exports_in_words(operator_client, gran
 def test_webhook_log_of_another_organisation_never_appears(other_operator_client, granted_consent):
     assert list(other_operator_client.get("/office/webhooks/").context["page"]) == []
     assert read_csv(other_operator_client.get("/office/webhooks/", {"format": "csv"}))[1:] == []
+
+
+def test_presentations_page_makes_a_fixed_number_of_queries(
+    operator_client, granted_consent, organization, operator, django_assert_max_num_queries
+):
+    record_uses(granted_consent, 8, organization, operator)
+    with django_assert_max_num_queries(12):
+        response = operator_client.get("/office/presentations/")
+    assert len(response.context["page"]) == 8
