@@ -6,6 +6,7 @@ trail before the first byte leaves, and written in words, as the pages are.
 
 import csv
 
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -18,7 +19,8 @@ from consent.office.access import office_view, render_office
 from consent.office.forms import PresentationFilterForm
 from consent.templatetags.consent_labels import delivery_error, operation_labels
 from consent.templatetags.portal_lists import verify_reason_label
-from identity.crypto import mask_phone
+from identity.crypto import mask_id_number, mask_phone
+from identity.validators import validate_resident_id
 
 # A cell a spreadsheet would run as a formula (CSV injection, OWASP): end-user references and reasons come
 # from services' API calls, so they are not trusted text.
@@ -52,6 +54,16 @@ def _when(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
+def _masked_query(query: str) -> str:
+    """The search as the append-only audit trail may keep it: an ID number or a whole phone number masked."""
+    query = query.strip()
+    try:
+        return mask_id_number(validate_resident_id(query).number)
+    except ValidationError:
+        pass
+    return mask_phone(query) if sum(c.isdigit() for c in query) >= 8 else query
+
+
 def wants_csv(request) -> bool:
     return request.GET.get("format") == "csv"
 
@@ -64,7 +76,7 @@ def csv_response(
         actor=request.user,
         organization=membership.organization,
         list_name=list_name,
-        filters=filters,
+        filters={**filters, "q": _masked_query(filters.get("q", ""))},
         rows=queryset.count(),
     )
     writer = csv.writer(_Echo())

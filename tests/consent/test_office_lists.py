@@ -13,6 +13,7 @@ from audit.models import AuditEvent
 from consent.builders import build_request
 from consent.models import Consent, Presentation, WebhookEvent
 from consent.office import selectors as office_selectors
+from identity.crypto import mask_id_number, mask_phone
 from tests.consent.conftest import PERSON_ID, last_code, record_uses
 from tests.consent.test_office import (  # noqa: F401  (fixtures)
     api_key,
@@ -215,3 +216,12 @@ def test_presentations_page_makes_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         response = operator_client.get("/office/presentations/")
     assert len(response.context["page"]) == 8
+
+
+def test_the_audit_trail_keeps_a_searched_id_number_or_phone_masked(operator_client, granted_consent):
+    rows = read_csv(operator_client.get("/office/consents/", {"format": "csv", "q": PERSON_ID}))
+    assert len(rows) == 2
+    operator_client.get("/office/requests/", {"format": "csv", "q": "+8613912345678"})
+    searches = [e.data["filters"]["q"] for e in AuditEvent.objects.filter(action="office.export").order_by("seq")]
+    assert searches == [mask_id_number(PERSON_ID), mask_phone("+8613912345678")]
+    assert PERSON_ID not in str(AuditEvent.objects.values_list("data", flat=True))
