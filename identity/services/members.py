@@ -123,12 +123,12 @@ def invitation_accept(*, token: str, username: str, password: str, now=None) -> 
     """Create the invited operator; the office then forces TOTP enrolment at their first sign-in."""
     invitation = invitation_get_for_token(token=token, now=now, lock=True)
     if User.objects.filter(username__iexact=username).exists():
-        raise UsernameTaken(fields={"username": UsernameTaken.message})
+        raise UsernameTaken(fields={"username": [UsernameTaken.message]})
     user = User(username=username, email=invitation.email)
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise PasswordRejected(" ".join(exc.messages), fields={"password": " ".join(exc.messages)}) from None
+        raise PasswordRejected(fields={"password": exc.messages}) from None
     user.set_password(password)
     user.save()
     invitation.accepted_at = now or timezone.now()
@@ -185,14 +185,14 @@ def _check_current_otp(user: User, token: str) -> None:
         if device.verify_token(token):
             return
     operator_event_record(user, "operator.otp_failed", user, {"purpose": "account"})
-    raise OtpWrong(fields={"otp": OtpWrong.message})
+    raise OtpWrong(fields={"otp": [OtpWrong.message]})
 
 
 def account_password_change(*, user: User, otp: str, password: str) -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise PasswordRejected(" ".join(exc.messages), fields={"password": " ".join(exc.messages)}) from None
+        raise PasswordRejected(fields={"password": exc.messages}) from None
     _check_current_otp(user, otp)
     with transaction.atomic():
         user.set_password(password)

@@ -235,3 +235,13 @@ def test_operator_cannot_edit_the_profile(operator_client, organization):
     response = operator_client.post("/office/organization/", _profile(organization, name="Hijacked"))
     assert response.status_code == 403
     assert Organization.objects.get(pk=organization.pk).name != "Hijacked"
+
+
+def test_taken_username_is_an_inline_error_and_the_link_stays_valid(owner, organization, client):
+    _invitation, token = _invite(owner, organization)
+    path = f"/office/invitation/{token}/"
+    response = client.post(path, {"username": "OONA", "password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
+    assert response.status_code == 200
+    assert "username is taken" in response.content.decode()
+    assert Invitation.objects.get().accepted_at is None
+    assert client.get(path).status_code == 200
