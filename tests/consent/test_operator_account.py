@@ -9,6 +9,7 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEvent
+from consent.builders import build_operator
 from identity import services as identity_services
 from identity.errors import OtpWrong
 from tests.conftest import OPERATOR_PASSWORD, totp_now
@@ -115,13 +116,18 @@ def test_another_operators_unconfirmed_device_cannot_be_confirmed(operator_clien
     assert not foreign.confirmed
 
 
-def test_account_page_lists_own_recent_sign_ins_only(operator_client, operator, organization, client_factory):
+def test_account_page_lists_own_recent_sign_ins_only(
+    operator_client, operator, organization, other_organization, client_factory
+):
+    # A colleague's failed sign-in is on the same trail; a second membership doubles every own event.
+    build_operator(actor="test", organization=organization, username="colin", password=OPERATOR_PASSWORD)
+    identity_services.membership_set(actor="test", user=operator, organization=other_organization, role="viewer")
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
         client_factory().post("/office/login/", {"username": operator.username, "password": "wrong"})
-    response = operator_client.get("/office/account/")
+        client_factory().post("/office/login/", {"username": "colin", "password": "wrong"})
+    response = operator_client.get(f"/office/account/?org={organization.pk}")
     assert response.status_code == 200
     sign_ins = list(response.context["sign_ins"])
-    assert {event.action for event in sign_ins} == {"operator.login", "operator.login_failed"}
-    assert all(event.target_id == str(operator.pk) for event in sign_ins)
-    assert all(event.organization_id == organization.pk for event in sign_ins)
+    assert [event.action for event in sign_ins] == ["operator.login_failed", "operator.login"]
+    assert {event.target_id for event in sign_ins} == {str(operator.pk)}
     assert "wrong password" in response.content.decode()
