@@ -29,6 +29,9 @@ NOT_FOUND_BEFORE_SIGN_IN = {"consent_office:sample"}
 SELF_SERVICE = {"consent_office:account", "consent_office:account-password"}
 SELF_SERVICE |= {"consent_office:account-backup-codes", "consent_office:account-totp"}
 OWNER_ONLY = {"consent_office:member-invite", "consent_office:member-role", "consent_office:member-remove"}
+OWNER_ONLY |= {"consent_office:organization", "consent_office:keys", "consent_office:key-create"}
+OWNER_ONLY |= {"consent_office:key-revoke", "consent_office:key-rotate"}
+OWNER_ONLY |= {"consent_office:webhooks", "consent_office:webhook-delete"}
 
 
 def office_patterns() -> list[tuple[str, URLPattern]]:
@@ -148,7 +151,8 @@ def test_operator_gets_403_on_every_owner_only_url(objects, organization):
     operator = _role_client(organization, "otto", "operator")
     for name, pattern in office_patterns():
         if name in OWNER_ONLY:
-            response = operator.post(url_for(name, pattern, objects), {"role": "owner", "email": "a@b.test"})
+            data = {"role": "owner", "email": "a@b.test", "name": "x", "url": "http://127.0.0.1:1/", "confirm": "on"}
+            response = operator.post(url_for(name, pattern, objects), data)
             assert response.status_code == 403, name
     _unchanged(objects, organization)
     assert _writes_by(operator) == []
