@@ -245,3 +245,9 @@ def test_taken_username_is_an_inline_error_and_the_link_stays_valid(owner, organ
     assert "username is taken" in response.content.decode()
     assert Invitation.objects.get().accepted_at is None
     assert client.get(path).status_code == 200
+
+
+def test_members_page_reads_in_chinese_by_default(owner_client, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    body = owner_client.get("/office/members/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "邀请成员" in body and "所有者" in body and "更改角色" in body
