@@ -251,3 +251,12 @@ def test_members_page_reads_in_chinese_by_default(owner_client, settings):
     settings.LANGUAGE_CODE = "zh-hans"
     body = owner_client.get("/office/members/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "邀请成员" in body and "所有者" in body and "更改角色" in body
+
+
+def test_inviting_someone_who_is_already_a_member_is_refused(owner_client, operator, organization):
+    operator.email = "olivia@example.test"
+    operator.save(update_fields=["email"])
+    response = owner_client.post("/office/members/invite/", {"email": "Olivia@example.test", "role": "viewer"})
+    assert response.status_code == 400
+    assert "already a member" in response.content.decode()
+    assert not Invitation.objects.exists()
