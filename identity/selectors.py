@@ -14,7 +14,7 @@ def members_for_organization(*, organization: Organization):
 
 def invitations_open_for_organization(*, organization: Organization):
     return Invitation.objects.filter(
-        organization=organization, accepted_at__isnull=True, expires_at__gt=timezone.now()
+        organization=organization, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
     ).select_related("invited_by")
 
 

@@ -96,6 +96,14 @@ def member_remove(request, membership, pk):
     return redirect("consent_office:members")
 
 
+@require_POST
+@office_view(owner=True)
+def invitation_revoke(request, membership, pk):
+    identity_services.invitation_revoke(actor=request.user, organization=membership.organization, invitation_id=pk)
+    messages.success(request, _("Invitation withdrawn; its link no longer works."))
+    return redirect("consent_office:members")
+
+
 @office_view()
 def organization_profile(request, membership):
     organization = membership.organization

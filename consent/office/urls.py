@@ -26,6 +26,7 @@ urlpatterns = [
     path("members/invite/", member_views.member_invite, name="member-invite"),
     path("members/<int:pk>/role/", member_views.member_role, name="member-role"),
     path("members/<int:pk>/remove/", member_views.member_remove, name="member-remove"),
+    path("members/invitations/<int:pk>/revoke/", member_views.invitation_revoke, name="invitation-revoke"),
     path("organization/", member_views.organization_profile, name="organization"),
     path("account/", member_views.account, name="account"),
     path("account/password/", member_views.account_password, name="account-password"),

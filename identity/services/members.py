@@ -45,6 +45,7 @@ __all__ = [
     "invitation_accept",
     "invitation_create",
     "invitation_get_for_token",
+    "invitation_revoke",
     "member_remove",
     "member_role_set",
 ]
@@ -112,7 +113,9 @@ def invitation_get_for_token(*, token: str, now=None, lock: bool = False) -> Inv
     invitations = Invitation.objects.select_related("organization")
     if lock:
         invitations = invitations.select_for_update()
-    invitation = invitations.filter(token_hash=_token_hash(token), accepted_at__isnull=True).first()
+    invitation = invitations.filter(
+        token_hash=_token_hash(token), accepted_at__isnull=True, revoked_at__isnull=True
+    ).first()
     if invitation is None or invitation.expires_at <= (now or timezone.now()):
         raise InvitationInvalid
     return invitation
@@ -137,6 +140,20 @@ def invitation_accept(*, token: str, username: str, password: str, now=None) -> 
     audit.record(user, "membership.invitation_accept", invitation, {"username": username})
     membership_set(actor=user, user=user, organization=invitation.organization, role=invitation.role)
     return user
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: User, organization: Organization, invitation_id: int) -> Invitation:
+    """Withdraw an open invitation: its link stops working at once."""
+    _owner_membership(actor=actor, organization=organization)
+    invitation = Invitation.objects.select_for_update().get(
+        pk=invitation_id, organization=organization, accepted_at__isnull=True
+    )
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit.record(actor, "membership.invitation_revoke", invitation, {"role": invitation.role})
+    return invitation
 
 
 def _owners_locked(organization_id: int) -> list[int]:

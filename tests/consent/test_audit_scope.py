@@ -37,6 +37,7 @@ ORGANIZATION_ACTIONS = {
     "item.deny",
     "membership.create",
     "membership.invitation_accept",
+    "membership.invitation_revoke",
     "membership.invite",
     "membership.remove",
     "membership.role_change",
@@ -168,6 +169,10 @@ def _owner_flows(organization):
         actor=owen, organization=organization, role="viewer", email="ivy@example.test"
     )
     identity_services.invitation_accept(token=token, username="ivy", password=OPERATOR_PASSWORD)
+    withdrawn, _token = identity_services.invitation_create(
+        actor=owen, organization=organization, role="owner", phone="+8613700002222"
+    )
+    identity_services.invitation_revoke(actor=owen, organization=organization, invitation_id=withdrawn.pk)
     with time_machine.travel(timezone.now() + timedelta(minutes=1)):
         identity_services.account_backup_codes_regenerate(user=owen, otp=totp_now(device))
     with time_machine.travel(timezone.now() + timedelta(minutes=2)):

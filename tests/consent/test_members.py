@@ -260,3 +260,13 @@ def test_inviting_someone_who_is_already_a_member_is_refused(owner_client, opera
     assert response.status_code == 400
     assert "already a member" in response.content.decode()
     assert not Invitation.objects.exists()
+
+
+def test_owner_withdraws_an_invitation_and_its_link_stops_working(owner_client, owner, organization, client):
+    invitation, token = _invite(owner, organization)
+    assert owner_client.post(f"/office/members/invitations/{invitation.pk}/revoke/").status_code == 302
+    assert client.get(f"/office/invitation/{token}/").status_code == 404
+    with pytest.raises(InvitationInvalid):
+        identity_services.invitation_accept(token=token, username="late", password=NEW_PASSWORD)
+    assert AuditEvent.objects.filter(action="membership.invitation_revoke", organization_id=organization.pk).exists()
+    assert list(owner_client.get("/office/members/").context["invitations"]) == []

@@ -15,7 +15,8 @@ from consent.builders import build_granted_consent, build_operator, build_reques
 from consent.models import ApiKey, ConsentRequest, Sample, WebhookEvent
 from consent.office import urls as consent_office_urls
 from identity import office_urls as identity_office_urls
-from identity.models import Membership
+from identity import services as identity_services
+from identity.models import Invitation, Membership
 from tests.conftest import OPERATOR_PASSWORD, office_login
 from tests.consent.conftest import PERSON_PHONE
 
@@ -29,6 +30,7 @@ NOT_FOUND_BEFORE_SIGN_IN = {"consent_office:sample"}
 SELF_SERVICE = {"consent_office:account", "consent_office:account-password"}
 SELF_SERVICE |= {"consent_office:account-backup-codes", "consent_office:account-totp"}
 OWNER_ONLY = {"consent_office:member-invite", "consent_office:member-role", "consent_office:member-remove"}
+OWNER_ONLY |= {"consent_office:invitation-revoke"}
 OWNER_ONLY |= {"consent_office:organization", "consent_office:keys", "consent_office:key-create"}
 OWNER_ONLY |= {"consent_office:key-revoke", "consent_office:key-rotate"}
 OWNER_ONLY |= {"consent_office:webhooks", "consent_office:webhook-delete"}
@@ -77,6 +79,10 @@ def objects(organization, operator) -> dict[str, int]:
     event = WebhookEvent.objects.filter(organization=organization).first()
     member = Membership.objects.get(user=operator, organization=organization)
     sample = Sample.objects.filter(item__request=consent_request).first()
+    owner = build_operator(actor="test", organization=organization, username="ohne", role="owner")
+    invitation, _token = identity_services.invitation_create(
+        actor=owner, organization=organization, role="owner", email="eve@example.test"
+    )
     return {
         "consent_office:request": pending.pk,
         "consent_office:request-resend": pending.pk,
@@ -88,6 +94,7 @@ def objects(organization, operator) -> dict[str, int]:
         "consent_office:webhook-event-resend": event.pk,
         "consent_office:member-role": member.pk,
         "consent_office:member-remove": member.pk,
+        "consent_office:invitation-revoke": invitation.pk,
     }
 
 
@@ -101,6 +108,7 @@ def _unchanged(objects, organization) -> None:
     assert ConsentRequest.objects.get(pk=objects["consent_office:request"]).notifications.count() == 1
     assert ApiKey.objects.get(pk=objects["consent_office:key-revoke"]).revoked_at is None
     assert Membership.objects.get(pk=objects["consent_office:member-role"]).role == Membership.Role.OPERATOR
+    assert Invitation.objects.get(pk=objects["consent_office:invitation-revoke"]).revoked_at is None
 
 
 def test_every_url_with_an_id_has_an_object(objects):
