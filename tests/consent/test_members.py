@@ -270,3 +270,37 @@ def test_owner_withdraws_an_invitation_and_its_link_stops_working(owner_client, 
         identity_services.invitation_accept(token=token, username="late", password=NEW_PASSWORD)
     assert AuditEvent.objects.filter(action="membership.invitation_revoke", organization_id=organization.pk).exists()
     assert list(owner_client.get("/office/members/").context["invitations"]) == []
+
+
+@pytest.mark.realstack
+@pytest.mark.parametrize("round_", range(5))
+def test_two_owners_stepping_down_at_once_leave_one_owner(transactional_db, organization, round_):
+    import threading
+
+    from django.db import connection
+
+    owners = [
+        build_operator(actor="test", organization=organization, username=f"own{i}", role="owner") for i in range(2)
+    ]
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def step_down(user):
+        try:
+            barrier.wait()
+            identity_services.member_role_set(
+                actor=user, organization=organization, membership_id=_membership(user, organization).pk, role="viewer"
+            )
+            outcomes.append("demoted")
+        except (LastOwner, OwnerRequired):
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=step_down, args=(user,)) for user in owners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["demoted", "refused"]
+    assert organization.memberships.filter(role="owner").count() == 1
