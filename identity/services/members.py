@@ -161,6 +161,7 @@ def _owners_locked(organization_id: int) -> list[int]:
     return list(
         Membership.objects.select_for_update()
         .filter(organization_id=organization_id, role=Membership.Role.OWNER)
+        .order_by("pk")  # one lock order for every caller: no deadlock between two owners
         .values_list("pk", flat=True)
     )
 
