@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
@@ -101,6 +102,7 @@ def logout_view(request):
     return redirect("office:login")
 
 
+@never_cache
 def invitation_view(request, token):
     """Accept an owner's invitation: choose a username and password, then enrol TOTP at once."""
     try:
