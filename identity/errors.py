@@ -59,3 +59,43 @@ class OperatorLocked(IdentityError):
     code = "operator_locked"
     status = 429
     message = _("Too many failed attempts. Try again after %(until)s.")
+
+
+class OwnerRequired(IdentityError):
+    code = "owner_required"
+    status = 403
+    message = _("Only an owner of the organisation can do this.")
+
+
+class LastOwner(IdentityError):
+    code = "last_owner"
+    status = 409
+    message = _("An organisation needs at least one owner. Make another member an owner first.")
+
+
+class InvitationInvalid(IdentityError):
+    code = "invitation_invalid"
+    status = 404
+    message = _("This invitation link is not valid: it was already used, it expired, or it was withdrawn.")
+
+
+class UsernameTaken(IdentityError):
+    code = "username_taken"
+    status = 409
+    message = _("This username is taken. Choose another one.")
+
+
+class MemberExists(IdentityError):
+    code = "member_exists"
+    status = 409
+    message = _("This person is already a member of the organisation.")
+
+
+class OtpWrong(IdentityError):
+    code = "otp_wrong"
+    message = _("That code from your authenticator app is wrong or expired. Nothing was changed.")
+
+
+class PasswordRejected(IdentityError):
+    code = "password_rejected"
+    message = _("Choose a stronger password.")

@@ -46,6 +46,34 @@ class Membership(models.Model):
         return f"{self.user} @ {self.organization} ({self.role})"
 
 
+class Invitation(models.Model):
+    """An owner's invitation to join an organisation: a single-use link that expires.
+
+    Only the SHA-256 of the random token is kept, so a copy of the database cannot accept an invitation.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=Membership.Role.choices)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(email="") | ~models.Q(phone=""), name="invitation_has_address")
+        ]
+
+    def __str__(self):
+        return f"{self.email or self.phone} → {self.organization} ({self.role})"
+
+
 class OutboxMessage(models.Model):
     """Development outbox: SMS and e-mail that a real gateway would have sent. Shown at /dev/outbox/."""
 

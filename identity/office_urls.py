@@ -9,4 +9,5 @@ urlpatterns = [
     path("otp/", office_views.otp_view, name="otp"),
     path("otp/enrol/", office_views.enrol_view, name="enrol"),
     path("logout/", office_views.logout_view, name="logout"),
+    path("invitation/<str:token>/", office_views.invitation_view, name="invitation"),
 ]

@@ -10,12 +10,14 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from errors.surfaces import errors_on_form
 from identity import services
-from identity.forms import OperatorLoginForm, OtpForm
+from identity.errors import InvitationInvalid
+from identity.forms import AcceptForm, OperatorLoginForm, OtpForm
 
 
 def _next_url(request) -> str:
@@ -98,3 +100,22 @@ def logout_view(request):
     logout(request)
     messages.info(request, _("You are signed out."))
     return redirect("office:login")
+
+
+@never_cache
+def invitation_view(request, token):
+    """Accept an owner's invitation: choose a username and password, then enrol TOTP at once."""
+    try:
+        invitation = services.invitation_get_for_token(token=token)
+    except InvitationInvalid as exc:
+        return render(request, "office/invitation.html", {"invalid": str(exc)}, status=404)
+    form = AcceptForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        with errors_on_form(form):
+            user = services.invitation_accept(
+                token=token, username=form.cleaned_data["username"], password=form.cleaned_data["password"]
+            )
+            logout(request)  # whoever was signed in on this browser before
+            login(request, user)
+            return redirect("office:enrol")
+    return render(request, "office/invitation.html", {"form": form, "invitation": invitation})

@@ -14,7 +14,7 @@ SESSION_KEY = "office_organization"
 WRITE_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.OPERATOR})
 
 
-def office_membership(request, *, write: bool = False) -> Membership:
+def office_membership(request, *, write: bool = False, owner: bool = False) -> Membership:
     """The membership a page acts under: `org` from the form or query string, else the remembered one.
 
     An organisation the operator does not belong to is a 404; a viewer asking to write gets a 403.
@@ -37,10 +37,12 @@ def office_membership(request, *, write: bool = False) -> Membership:
         membership = membership_for_operator(user=request.user)
     if write and membership.role not in WRITE_ROLES:
         raise PermissionDenied
+    if owner:
+        require_owner(membership)
     return membership
 
 
-def office_view(*, write: bool = False):
+def office_view(*, write: bool = False, owner: bool = False):
     """Office page: signed in with password + TOTP, and passed the membership it acts under.
 
     A service's look-up is scoped to the membership's organisation, so an object it cannot find (another
@@ -51,7 +53,7 @@ def office_view(*, write: bool = False):
         @office_required
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            membership = office_membership(request, write=write)
+            membership = office_membership(request, write=write, owner=owner)
             try:
                 return view(request, membership, *args, **kwargs)
             except ObjectDoesNotExist:
@@ -67,6 +69,7 @@ def render_office(request, template: str, membership: Membership, context: dict 
         "membership": membership,
         "organization": membership.organization,
         "can_write": membership.role in WRITE_ROLES,
+        "is_owner": membership.role == Membership.Role.OWNER,
         "memberships": request.user.memberships.select_related("organization").order_by("organization__name"),
     }
     return render(request, template, {**base, **(context or {})}, status=status)
@@ -75,4 +78,10 @@ def render_office(request, template: str, membership: Membership, context: dict 
 def require_write(membership: Membership) -> None:
     """Viewers read; only owners and operators change anything."""
     if membership.role not in WRITE_ROLES:
+        raise PermissionDenied
+
+
+def require_owner(membership: Membership) -> None:
+    """Members, roles and the organisation's profile are the owners' to change."""
+    if membership.role != Membership.Role.OWNER:
         raise PermissionDenied

@@ -1,4 +1,8 @@
-"""Back-office pages for integrating services: API keys and the webhook endpoint with its delivery log."""
+"""Back-office pages for integrating services: API keys and the webhook endpoint with its delivery log.
+
+Keys and the endpoint are the owners' to manage (they decide which systems act for the organisation);
+operators may still send a failed event again.
+"""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -10,7 +14,7 @@ from django.views.decorators.http import require_POST
 from consent import services
 from consent.office import lists
 from consent.office import selectors as office_selectors
-from consent.office.access import office_view, render_office, require_write
+from consent.office.access import office_view, render_office, require_owner
 from consent.office.forms import ApiKeyForm, WebhookDeleteForm, WebhookEndpointForm, WebhookFilterForm
 from consent.office.lists import _filters
 from consent.services import webhooks as webhook_services
@@ -30,14 +34,14 @@ def _key_created(request, membership, key, plaintext, *, rotated=None):
     return render_office(request, "office/key_created.html", membership, context)
 
 
-@office_view(write=True)
+@office_view(owner=True)
 def key_list(request, membership):
     return _keys_page(request, membership)
 
 
 @never_cache
 @require_POST
-@office_view(write=True)
+@office_view(owner=True)
 def key_create(request, membership):
     form = ApiKeyForm(request.POST)
     if not form.is_valid():
@@ -52,7 +56,7 @@ def key_create(request, membership):
 
 
 @require_POST
-@office_view(write=True)
+@office_view(owner=True)
 def key_revoke(request, membership, pk):
     key = office_selectors.api_key_get_for_operator(organization=membership.organization, key_id=pk)
     services.api_key_revoke(actor=request.user, organization=membership.organization, key_id=key.pk)
@@ -64,7 +68,7 @@ def key_revoke(request, membership, pk):
 
 @never_cache
 @require_POST
-@office_view(write=True)
+@office_view(owner=True)
 def key_rotate(request, membership, pk):
     old = office_selectors.api_key_get_for_operator(organization=membership.organization, key_id=pk)
     with errors_as_messages(request):
@@ -108,7 +112,7 @@ def webhook_settings(request, membership):
         )
     if request.method != "POST":
         return _webhooks_page(request, membership)
-    require_write(membership)
+    require_owner(membership)
     form = WebhookEndpointForm(request.POST)
     if not form.is_valid():
         return _webhooks_page(request, membership, form=form, status=400)
@@ -127,7 +131,7 @@ def webhook_settings(request, membership):
 
 
 @require_POST
-@office_view(write=True)
+@office_view(owner=True)
 def webhook_delete(request, membership):
     form = WebhookDeleteForm(request.POST)
     if not form.is_valid():

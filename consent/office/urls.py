@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent.office import integration_views, lists, views
+from consent.office import integration_views, lists, member_views, views
 
 app_name = "consent_office"
 
@@ -23,4 +23,14 @@ urlpatterns = [
     path("webhooks/", integration_views.webhook_settings, name="webhooks"),
     path("webhooks/delete/", integration_views.webhook_delete, name="webhook-delete"),
     path("webhooks/events/<int:pk>/resend/", integration_views.webhook_event_resend, name="webhook-event-resend"),
+    path("members/", member_views.member_list, name="members"),
+    path("members/invite/", member_views.member_invite, name="member-invite"),
+    path("members/<int:pk>/role/", member_views.member_role, name="member-role"),
+    path("members/<int:pk>/remove/", member_views.member_remove, name="member-remove"),
+    path("members/invitations/<int:pk>/revoke/", member_views.invitation_revoke, name="invitation-revoke"),
+    path("organization/", member_views.organization_profile, name="organization"),
+    path("account/", member_views.account, name="account"),
+    path("account/password/", member_views.account_password, name="account-password"),
+    path("account/backup-codes/", member_views.account_backup_codes, name="account-backup-codes"),
+    path("account/authenticator/", member_views.account_totp, name="account-totp"),
 ]

@@ -36,9 +36,13 @@ ORGANIZATION_ACTIONS = {
     "consent.revoke",
     "item.deny",
     "membership.create",
+    "membership.invitation_accept",
+    "membership.invitation_revoke",
+    "membership.invite",
     "membership.remove",
     "membership.role_change",
     "office.export",
+    "operator.backup_codes_regenerate",
     "operator.locked",
     "operator.login",
     "operator.login_failed",
@@ -46,6 +50,7 @@ ORGANIZATION_ACTIONS = {
     "operator.password_ok",
     "operator.password_set",
     "operator.totp_enrolled",
+    "operator.totp_reenrolled",
     "operator.update",
     "organization.block",
     "organization.create",
@@ -152,6 +157,28 @@ def _operator_flows(organization):
     identity_services.operator_set_password(actor="staff", user=olga, password="another horse battery 43")
     identity_services.operator_event_record("staff", "operator.update", olga, {"fields": ["is_active"]})
     identity_services.membership_remove(actor="staff", membership=Membership.objects.get(user=olga))
+    _owner_flows(organization)
+
+
+def _owner_flows(organization):
+    """An owner invites a member, who accepts; the owner re-keys their own second factor."""
+    owen = identity_services.operator_create(actor="staff", username="owen", password=OPERATOR_PASSWORD)
+    identity_services.membership_set(actor="staff", user=owen, organization=organization, role="owner")
+    device = identity_services.totp_enrolment_start(user=owen)
+    identity_services.totp_enrolment_confirm(user=owen, device_id=device.pk, token=totp_now(device))
+    _invitation, token = identity_services.invitation_create(
+        actor=owen, organization=organization, role="viewer", email="ivy@example.test"
+    )
+    identity_services.invitation_accept(token=token, username="ivy", password=OPERATOR_PASSWORD)
+    withdrawn, _token = identity_services.invitation_create(
+        actor=owen, organization=organization, role="owner", phone="+8613700002222"
+    )
+    identity_services.invitation_revoke(actor=owen, organization=organization, invitation_id=withdrawn.pk)
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        identity_services.account_backup_codes_regenerate(user=owen, otp=totp_now(device))
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        new = identity_services.account_totp_reenrol_start(user=owen, otp=totp_now(device))
+        identity_services.account_totp_reenrol_confirm(user=owen, device_id=new.pk, token=totp_now(new))
 
 
 def _request_flows(operator, organization, monkeypatch):

@@ -121,6 +121,15 @@ def viewer_client(organization):
 
 
 @pytest.fixture
+def owner_client(operator_client, operator, organization):
+    """The operator persona as an owner: API keys and the webhook endpoint are the owners' to manage."""
+    from identity.services import membership_set
+
+    membership_set(actor="test", user=operator, organization=organization, role=Membership.Role.OWNER)
+    return operator_client
+
+
+@pytest.fixture
 def api_key(organization, operator):
     key, _plaintext = services.api_key_create(
         actor=operator, organization=organization, name="render farm", scopes=["tokens:verify", "consents:read"]
@@ -348,7 +357,13 @@ def test_viewer_reads_but_cannot_create_resend_or_cancel(viewer_client, pending_
         ("post", "/office/webhooks/events/{event}/resend/"),
     ],
 )
-def test_operator_of_another_organisation_gets_404(other_operator_client, granted_consent, api_key, method, url):
+def test_operator_of_another_organisation_gets_404(
+    other_operator_client, other_operator, other_organization, granted_consent, api_key, method, url
+):
+    from identity.services import membership_set
+
+    # An owner there: an operator would be refused before the look-up (403, which confirms nothing either).
+    membership_set(actor="test", user=other_operator, organization=other_organization, role=Membership.Role.OWNER)
     event = WebhookEvent.objects.filter(organization=granted_consent.organization).first()
     target = url.format(
         request=granted_consent.item.request_id, consent=granted_consent.pk, key=api_key.pk, event=event.pk
@@ -458,8 +473,8 @@ def test_audit_page_pages_by_fifty_newest_first(operator_client, organization, o
 # ---- API keys -----------------------------------------------------------------------------------
 
 
-def test_api_key_is_shown_once_and_stored_only_as_a_hash(operator_client, organization):
-    response = operator_client.post("/office/keys/new/", {"name": "render farm", "scopes": ["tokens:verify"]})
+def test_api_key_is_shown_once_and_stored_only_as_a_hash(owner_client, organization):
+    response = owner_client.post("/office/keys/new/", {"name": "render farm", "scopes": ["tokens:verify"]})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     plaintext = response.context["plaintext"]
@@ -468,31 +483,31 @@ def test_api_key_is_shown_once_and_stored_only_as_a_hash(operator_client, organi
     assert plaintext in response.content.decode()
     assert (key.organization, key.prefix, key.scopes) == (organization, prefix, ["tokens:verify"])
     assert key.secret_hash == api_key_hash(secret) and secret not in key.secret_hash
-    listing = operator_client.get("/office/keys/").content.decode()
+    listing = owner_client.get("/office/keys/").content.decode()
     assert key.prefix in listing and plaintext not in listing
 
 
-def test_api_key_needs_a_name_and_a_scope(operator_client):
-    response = operator_client.post("/office/keys/new/", {"name": ""})
+def test_api_key_needs_a_name_and_a_scope(owner_client):
+    response = owner_client.post("/office/keys/new/", {"name": ""})
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"name", "scopes"}
     assert not ApiKey.objects.exists()
 
 
-def test_revoking_a_key_is_audited_once_and_idempotent(operator_client, api_key):
-    response = operator_client.post(f"/office/keys/{api_key.pk}/revoke/")
+def test_revoking_a_key_is_audited_once_and_idempotent(owner_client, api_key):
+    response = owner_client.post(f"/office/keys/{api_key.pk}/revoke/")
     assert response["Location"] == "/office/keys/"
     api_key.refresh_from_db()
     revoked_at = api_key.revoked_at
     assert revoked_at is not None
-    operator_client.post(f"/office/keys/{api_key.pk}/revoke/")
+    owner_client.post(f"/office/keys/{api_key.pk}/revoke/")
     api_key.refresh_from_db()
     assert api_key.revoked_at == revoked_at
     assert AuditEvent.objects.filter(action="api_key.revoke", target_id=str(api_key.pk)).count() == 1
 
 
-def test_rotating_a_key_revokes_it_and_issues_one_with_the_same_name_and_scopes(operator_client, api_key):
-    response = operator_client.post(f"/office/keys/{api_key.pk}/rotate/")
+def test_rotating_a_key_revokes_it_and_issues_one_with_the_same_name_and_scopes(owner_client, api_key):
+    response = owner_client.post(f"/office/keys/{api_key.pk}/rotate/")
     assert response.status_code == 200
     api_key.refresh_from_db()
     assert api_key.revoked_at is not None
@@ -501,7 +516,7 @@ def test_rotating_a_key_revokes_it_and_issues_one_with_the_same_name_and_scopes(
     prefix, secret = response.context["plaintext"].split(".", 1)
     assert new.prefix == prefix and new.secret_hash == api_key_hash(secret)
     assert AuditEvent.objects.filter(action="api_key.rotate", target_id=str(api_key.pk)).exists()
-    again = operator_client.post(f"/office/keys/{api_key.pk}/rotate/", follow=True)
+    again = owner_client.post(f"/office/keys/{api_key.pk}/rotate/", follow=True)
     assert "This key is revoked" in again.content.decode()
     assert ApiKey.objects.count() == 2
 
@@ -509,23 +524,23 @@ def test_rotating_a_key_revokes_it_and_issues_one_with_the_same_name_and_scopes(
 # ---- webhooks ----------------------------------------------------------------------------------
 
 
-def test_webhook_endpoint_shows_the_secret_once_and_can_be_removed(operator_client, organization):
-    response = operator_client.post("/office/webhooks/", {"url": "https://hooks.example.com/consent"})
+def test_webhook_endpoint_shows_the_secret_once_and_can_be_removed(owner_client, organization):
+    response = owner_client.post("/office/webhooks/", {"url": "https://hooks.example.com/consent"})
     assert response.status_code == 200
     secret = response.context["secret"]
     assert secret.startswith("whsec_") and secret in response.content.decode()
     assert WebhookEndpoint.objects.get(organization=organization).url == "https://hooks.example.com/consent"
-    assert secret not in operator_client.get("/office/webhooks/").content.decode()
-    changed = operator_client.post("/office/webhooks/", {"url": "https://hooks.example.com/v2"})
+    assert secret not in owner_client.get("/office/webhooks/").content.decode()
+    changed = owner_client.post("/office/webhooks/", {"url": "https://hooks.example.com/v2"})
     assert changed["Location"] == "/office/webhooks/"  # no new secret unless asked
-    assert operator_client.post("/office/webhooks/delete/", {}).status_code == 400
-    operator_client.post("/office/webhooks/delete/", {"confirm": "on"})
+    assert owner_client.post("/office/webhooks/delete/", {}).status_code == 400
+    owner_client.post("/office/webhooks/delete/", {"confirm": "on"})
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_webhook_url_refusals_are_shown_on_the_url_field(operator_client, settings):
+def test_webhook_url_refusals_are_shown_on_the_url_field(owner_client, settings):
     settings.DEBUG = False
-    response = operator_client.post("/office/webhooks/", {"url": "https://127.0.0.1/hook"})
+    response = owner_client.post("/office/webhooks/", {"url": "https://127.0.0.1/hook"})
     assert response.status_code == 400
     assert "public address" in response.context["form"].errors["url"][0]
     assert not WebhookEndpoint.objects.exists()
