@@ -172,6 +172,21 @@ def audit_action_label(value) -> str:
     return str(AUDIT_ACTIONS.get(value, value))
 
 
+WEBHOOK_EVENT_TYPES = {
+    "consent.granted": _("consent granted"),
+    "consent.denied": _("item refused by the person"),
+    "consent.revoked": _("consent withdrawn"),
+    "consent.expired": _("consent expired"),
+    "request.expired": _("request expired"),
+}
+
+
+@register.filter
+def webhook_event_label(value) -> str:
+    """A webhook event's type in words; the type itself stays the receiver's contract (shown beside it)."""
+    return str(WEBHOOK_EVENT_TYPES.get(value, value))
+
+
 AUDIT_TARGETS = {
     "consent.consentrequest": _("request"),
     "consent.consent": _("consent"),

@@ -99,6 +99,7 @@ def test_dashboard_lists_what_needs_attention(operator_client, scenario, organiz
     body = response.content.decode()
     assert f'href="/office/requests/{scenario.pk}/"' in body
     assert "gave up" in body
+    assert "consent granted</a>" in body  # the event's type in words, its code beside it
 
 
 def test_attention_lists_leave_out_what_is_fine_and_what_is_not_ours(other_operator_client, scenario, organization):
@@ -122,7 +123,7 @@ def test_dashboard_query_count_does_not_grow_with_the_data(operator_client, scen
         services.request_create(actor=operator, organization=organization, data=request_input(f"+861370000333{n}"))
     record_uses(Consent.objects.get(), 6, organization, operator)
     assert queries() == before
-    assert before <= 20
+    assert before <= 17, before  # 8 for the page itself, the rest sign-in, session and membership
 
 
 def test_every_office_page_carries_the_same_navigation(operator_client, viewer_client, scenario):  # noqa: F811
