@@ -1,7 +1,11 @@
 """Human words for stored codes: operations and verification methods, translated."""
 
+import re
+
 from django import template
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from consent import webhooks
@@ -208,22 +212,56 @@ def audit_target_label(value) -> str:
     return str(AUDIT_TARGETS.get(value, value))
 
 
+# Keys that many events carry, in words; others show as stored. `organization` is left out: the page is
+# already scoped to one organisation.
+AUDIT_DATA_KEYS = {
+    "device": _("device"),
+    "device_id": _("device"),
+    "error": _("error"),
+    "expires_at": _("open until"),
+    "ip": _("IP address"),
+    "item": _("item"),
+    "items": _("items"),
+    "reason": _("reason"),
+    "role": _("role"),
+    "scopes": _("scopes"),
+    "state": _("state"),
+    "terms_sha256": _("terms digest (SHA-256)"),
+    "uscc": _("USCC"),
+}
+AUDIT_DATA_HIDDEN = {"organization"}
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _audit_value(value) -> str:
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, str) and ISO_TIME.match(value):
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            return date_format(timezone.localtime(parsed) if timezone.is_aware(parsed) else parsed, "Y-m-d H:i:s")
+    return str(value)
+
+
 @register.filter
 def audit_data_rows(data) -> list[tuple[str, str]]:
-    """An event's data as (key, value) lines, nested keys joined by dots, for a definition list."""
+    """An event's data as (label, value) lines, nested keys joined by dots, for a definition list."""
     rows: list[tuple[str, str]] = []
 
     def walk(prefix: str, value) -> None:
         if isinstance(value, dict):
             for key in sorted(value):
-                walk(f"{prefix}.{key}" if prefix else str(key), value[key])
+                if not prefix and key in AUDIT_DATA_HIDDEN:
+                    continue
+                label = str(AUDIT_DATA_KEYS.get(key, key))
+                walk(f"{prefix}.{label}" if prefix else label, value[key])
         elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
             rows.append((prefix, ", ".join(str(v) for v in value)))
         elif isinstance(value, list):
             for n, v in enumerate(value, 1):
                 walk(f"{prefix}[{n}]", v)
         else:
-            rows.append((prefix, "—" if value in (None, "") else str(value)))
+            rows.append((prefix, _audit_value(value)))
 
     walk("", data or {})
     return rows

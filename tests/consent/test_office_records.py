@@ -1,5 +1,7 @@
 """Readable records in the back-office: terms, states, reasons and audit actions in words, not codes."""
 
+import re
+
 import pytest
 from django.core.files.base import ContentFile
 
@@ -103,6 +105,7 @@ def test_request_page_reads_in_words(operator_client, granted_consent):  # noqa:
     assert "Simplified Chinese" in readable and "first notice" in readable and "voice cloning" in readable
     for code in ("zh-hans", ">initial<", "voice_cloning", "face_swap", "· sms ·"):
         assert code not in readable, code
+    assert readable.count("How to withdraw") == 1  # the notice once for the request, not again per item
 
 
 def test_audit_page_shows_actions_in_words_and_data_as_a_list(operator_client, granted_consent):  # noqa: F811
@@ -113,6 +116,8 @@ def test_audit_page_shows_actions_in_words_and_data_as_a_list(operator_client, g
     assert "<code>request.create</code>" not in body and ">request.create<" not in body
     assert '<dl class="audit-data">' in body
     assert "{&quot;" not in body  # no raw JSON
+    assert "<dt>open until</dt>" in body  # request.create's expires_at, in words, as a local time
+    assert not re.search(r"<dd>\d{4}-\d{2}-\d{2}T", body)
 
 
 def test_every_action_the_journey_records_has_words(operator_client, granted_consent):  # noqa: F811
