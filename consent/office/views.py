@@ -42,10 +42,9 @@ PERIODS = (7, 30, 90)
 @office_required
 def dashboard(request):
     """What needs attention in one organisation, its figures and its last 7, 30 or 90 days in charts."""
-    try:
-        membership = office_membership(request)
-    except Http404:  # signed in but not (or no longer) a member of any organisation
+    if not request.user.memberships.exists():  # platform staff, or removed from every organisation
         return render(request, "office/dashboard.html", {"no_membership": True})
+    membership = office_membership(request)  # someone else's organisation (?org=) is a 404, as on every page
     organization = membership.organization
     days = int(request.GET["days"]) if request.GET.get("days") in {str(p) for p in PERIODS} else 30
     now = timezone.now()

@@ -123,7 +123,7 @@ def test_dashboard_query_count_does_not_grow_with_the_data(operator_client, scen
         services.request_create(actor=operator, organization=organization, data=request_input(f"+861370000333{n}"))
     record_uses(Consent.objects.get(), 6, organization, operator)
     assert queries() == before
-    assert before <= 17, before  # 8 for the page itself, the rest sign-in, session and membership
+    assert before <= 18, before  # 8 for the figures, lists and charts; the rest sign-in, session, membership
 
 
 def test_every_office_page_carries_the_same_navigation(operator_client, viewer_client, scenario):  # noqa: F811
@@ -161,3 +161,11 @@ def test_dashboard_of_platform_staff_without_a_membership_says_so(client, db):
     response = office_login(client, user).get("/office/")
     assert response.status_code == 200
     assert "You are not a member of any organisation yet." in response.content.decode()
+
+
+def test_dashboard_of_an_organisation_one_is_not_a_member_of_is_404(other_operator_client, organization):
+    assert other_operator_client.get(f"/office/?org={organization.pk}").status_code == 404
+
+
+def test_dashboard_is_for_signed_in_operators_only(client, organization):
+    assert client.get("/office/")["Location"].startswith("/office/login/")
