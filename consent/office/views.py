@@ -1,7 +1,7 @@
 """The providers' back-office for consent: requests, consents and the audit trail of one organisation."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -13,10 +13,10 @@ from django.views.decorators.http import require_POST
 
 from consent import previews, selectors, services
 from consent.errors import InvalidRequest
-from consent.models import ConsentRequest
-from consent.office import lists
+from consent.models import ConsentRequest, Presentation
+from consent.office import charts, lists
 from consent.office import selectors as office_selectors
-from consent.office.access import office_view, render_office
+from consent.office.access import office_membership, office_view, render_office
 from consent.office.forms import (
     AuditFilterForm,
     CancelForm,
@@ -32,11 +32,45 @@ from consent.uploads import kept_discard
 from errors.surfaces import errors_as_messages, errors_on_form, form_error_add
 from identity.decorators import office_required
 
+PERIODS = (7, 30, 90)
+
 
 @office_required
 def dashboard(request):
-    memberships = request.user.memberships.select_related("organization")
-    return render(request, "office/dashboard.html", {"memberships": memberships})
+    """What needs attention in one organisation, its figures and its last 7, 30 or 90 days in charts."""
+    if not request.user.memberships.exists():  # platform staff, or removed from every organisation
+        return render(request, "office/dashboard.html", {"no_membership": True})
+    membership = office_membership(request)  # someone else's organisation (?org=) is a 404, as on every page
+    organization = membership.organization
+    days = int(request.GET["days"]) if request.GET.get("days") in {str(p) for p in PERIODS} else 30
+    now = timezone.now()
+    first = timezone.localdate(now) - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    request_series = [(state.value, state.label) for state in ConsentRequest.State]
+    presentation_series = [(result.value, result.label) for result in Presentation.Result]
+    context = {
+        "counts": office_selectors.dashboard_counts(organization=organization, now=now),
+        "expiring_requests": office_selectors.requests_about_to_expire(organization=organization, now=now),
+        "failing_webhooks": office_selectors.webhook_events_failing(organization=organization),
+        "failed_notifications": office_selectors.notifications_failed(organization=organization),
+        "days": days,
+        "periods": PERIODS,
+        "request_chart": charts.stacked_bars(
+            title=_("Requests per day, by outcome"),
+            counts=office_selectors.requests_per_day(organization=organization, since=since),
+            series=request_series,
+            first=first,
+            days=days,
+        ),
+        "presentation_chart": charts.stacked_bars(
+            title=_("Presentations per day, accepted and refused"),
+            counts=office_selectors.presentations_per_day(organization=organization, since=since),
+            series=presentation_series,
+            first=first,
+            days=days,
+        ),
+    }
+    return render_office(request, "office/dashboard.html", membership, context)
 
 
 @office_view()
@@ -146,7 +180,7 @@ def request_new(request, membership):
 
 def _request_detail(request, membership, pk, *, cancel_form=None, status=200):
     consent_request = selectors.request_get_for_operator(organization=membership.organization, request_id=pk)
-    items = [(item, operation_labels(item.operations)) for item in consent_request.items.all()]
+    items = [(item, json.loads(item.terms_json)) for item in consent_request.items.all()]
     context = {
         "consent_request": consent_request,
         "items": items,
@@ -208,9 +242,10 @@ def consent_detail(request, membership, pk):
     context = {
         "consent": consent,
         "operations": operation_labels(consent.operations),
-        "terms": json.dumps(json.loads(consent.terms_json), indent=2, ensure_ascii=False),
+        "terms": json.loads(consent.terms_json),
+        "samples": consent.item.samples.all(),
         "presentations": office_selectors.presentations_for_consent(consent=consent),
-        "artifact": office_selectors.grant_artifact_for_consent(consent=consent),
+        "artifacts": office_selectors.artifacts_for_consent(consent=consent),
     }
     return render_office(request, "office/consent_detail.html", membership, context)
 
@@ -230,9 +265,7 @@ def audit_list(request, membership):
             queryset=events,
             row=lists.audit_row,
         )
-    page = _page(request, events)
-    rows = [(event, json.dumps(event.data, ensure_ascii=False, sort_keys=True)) for event in page]
-    return render_office(request, "office/audit.html", membership, {"form": form, "page": page, "rows": rows})
+    return render_office(request, "office/audit.html", membership, {"form": form, "page": _page(request, events)})
 
 
 def sample_preview(request, pk):

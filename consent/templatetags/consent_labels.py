@@ -1,7 +1,11 @@
 """Human words for stored codes: operations and verification methods, translated."""
 
+import re
+
 from django import template
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from consent import webhooks
@@ -74,3 +78,190 @@ def delivery_error(value) -> str:
     if not value or value.startswith("HTTP "):
         return ""  # the status code is shown already
     return str(DELIVERY_ERRORS.get(value, DELIVERY_ERRORS[webhooks.ERROR_UNREACHABLE]))
+
+
+# ---- the back-office: codes stored in records and in the audit trail, in words ------------------
+
+LANGUAGES = {"zh-hans": _("Simplified Chinese"), "en": _("English")}
+
+
+@register.filter
+def language_label(value) -> str:
+    return str(LANGUAGES.get(value, value))
+
+
+NOTIFICATION_REASONS = {"initial": _("first notice"), "resend": _("sent again on request")}
+
+
+@register.filter
+def notification_reason_label(value) -> str:
+    return str(NOTIFICATION_REASONS.get(value, value))
+
+
+CHANNELS = {"sms": _("SMS"), "email": _("e-mail")}
+
+
+@register.filter
+def channel_label(value) -> str:
+    return str(CHANNELS.get(value, value))
+
+
+@register.filter
+def operation_label(value) -> str:
+    return str(dict(Operation.choices).get(value, value))
+
+
+@register.filter
+def verify_reason_label(value) -> str:
+    """Why a presentation was refused (tokens.VerifyReason), in words."""
+    from consent.tokens import VerifyReason  # tokens loads keys and JOSE; only this filter needs it
+
+    return str(dict(VerifyReason.choices).get(value, value))
+
+
+# Every action name that audit.record is given for something an organisation sees. An action missing here
+# still shows, as its code: tests/consent/test_office_records.py checks that none is missing.
+AUDIT_ACTIONS = {
+    "api_key.create": _("API key created"),
+    "api_key.revoke": _("API key revoked"),
+    "api_key.rotate": _("API key rotated"),
+    "artifact.create": _("signed PDF record made"),
+    "audit.purge": _("old audit events purged"),
+    "consent.expire": _("consent expired"),
+    "consent.grant": _("consent granted"),
+    "consent.logs_purge": _("presentation log purged"),
+    "consent.revoke": _("consent withdrawn"),
+    "guardian.set": _("guardian recorded"),
+    "guardian.verify": _("guardian's identity checked"),
+    "item.deny": _("item refused by the person"),
+    "membership.create": _("member added"),
+    "membership.remove": _("member removed"),
+    "membership.role_change": _("member's role changed"),
+    "operator.create": _("operator account created"),
+    "operator.locked": _("operator account locked"),
+    "operator.login": _("operator signed in"),
+    "operator.login_failed": _("operator sign-in failed"),
+    "operator.otp_failed": _("wrong one-time code"),
+    "operator.password_ok": _("operator password accepted"),
+    "operator.password_set": _("operator password changed"),
+    "operator.totp_enrolled": _("authenticator app enrolled"),
+    "operator.update": _("operator account updated"),
+    "organization.block": _("person blocked the organisation"),
+    "organization.create": _("organisation created"),
+    "organization.settings_update": _("organisation settings changed"),
+    "organization.unblock": _("person unblocked the organisation"),
+    "organization.update": _("organisation profile changed"),
+    "person.requests_detached": _("person's requests detached"),
+    "person.verify": _("person's identity checked"),
+    "request.cancel": _("request cancelled"),
+    "request.create": _("request created"),
+    "request.expire": _("request expired"),
+    "request.notified": _("notice sent to the person"),
+    "request.notify_failed": _("notice could not be sent"),
+    "request.open": _("request opened by the person"),
+    "request.open_refused": _("request opened by someone else and refused"),
+    "request.resend": _("notice sent again"),
+    "signing_key.create": _("signing key created"),
+    "signing_key.rotate": _("signing key rotated"),
+    "webhook.failed": _("webhook delivery gave up"),
+    "webhook_endpoint.create": _("webhook endpoint set"),
+    "webhook_endpoint.delete": _("webhook endpoint removed"),
+    "webhook_endpoint.update": _("webhook endpoint changed"),
+    "webhook_event.resend": _("webhook event sent again"),
+}
+
+
+@register.filter
+def audit_action_label(value) -> str:
+    return str(AUDIT_ACTIONS.get(value, value))
+
+
+WEBHOOK_EVENT_TYPES = {
+    "consent.granted": _("consent granted"),
+    "consent.denied": _("item refused by the person"),
+    "consent.revoked": _("consent withdrawn"),
+    "consent.expired": _("consent expired"),
+    "request.expired": _("request expired"),
+}
+
+
+@register.filter
+def webhook_event_label(value) -> str:
+    """A webhook event's type in words; the type itself stays the receiver's contract (shown beside it)."""
+    return str(WEBHOOK_EVENT_TYPES.get(value, value))
+
+
+AUDIT_TARGETS = {
+    "consent.consentrequest": _("request"),
+    "consent.consent": _("consent"),
+    "consent.requestitem": _("item"),
+    "consent.apikey": _("API key"),
+    "consent.artifact": _("PDF record"),
+    "consent.webhookendpoint": _("webhook endpoint"),
+    "consent.webhookevent": _("webhook event"),
+    "consent.notification": _("notice"),
+    "identity.user": _("operator"),
+    "identity.membership": _("membership"),
+    "identity.organization": _("organisation"),
+    "identity.person": _("person"),
+}
+
+
+@register.filter
+def audit_target_label(value) -> str:
+    return str(AUDIT_TARGETS.get(value, value))
+
+
+# Keys that many events carry, in words; others show as stored. `organization` is left out: the page is
+# already scoped to one organisation.
+AUDIT_DATA_KEYS = {
+    "device": _("device"),
+    "device_id": _("device"),
+    "error": _("error"),
+    "expires_at": _("open until"),
+    "ip": _("IP address"),
+    "item": _("item"),
+    "items": _("items"),
+    "reason": _("reason"),
+    "role": _("role"),
+    "scopes": _("scopes"),
+    "state": _("state"),
+    "terms_sha256": _("terms digest (SHA-256)"),
+    "uscc": _("USCC"),
+}
+AUDIT_DATA_HIDDEN = {"organization"}
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _audit_value(value) -> str:
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, str) and ISO_TIME.match(value):
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            return date_format(timezone.localtime(parsed) if timezone.is_aware(parsed) else parsed, "Y-m-d H:i:s")
+    return str(value)
+
+
+@register.filter
+def audit_data_rows(data) -> list[tuple[str, str]]:
+    """An event's data as (label, value) lines, nested keys joined by dots, for a definition list."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key in sorted(value):
+                if not prefix and key in AUDIT_DATA_HIDDEN:
+                    continue
+                label = str(AUDIT_DATA_KEYS.get(key, key))
+                walk(f"{prefix}.{label}" if prefix else label, value[key])
+        elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+            rows.append((prefix, ", ".join(str(v) for v in value)))
+        elif isinstance(value, list):
+            for n, v in enumerate(value, 1):
+                walk(f"{prefix}[{n}]", v)
+        else:
+            rows.append((prefix, _audit_value(value)))
+
+    walk("", data or {})
+    return rows

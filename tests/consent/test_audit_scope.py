@@ -280,5 +280,5 @@ def test_office_audit_page_shows_the_organisations_events_and_hides_others(
     response = operator_client.get("/office/audit/")
     page = response.content.decode()
     assert response.status_code == 200
-    assert "operator.login" in page
-    assert "membership.role_change" not in page  # other_organization's event
+    assert "operator signed in" in page  # operator.login, in words
+    assert "role changed" not in page  # membership.role_change: other_organization's event

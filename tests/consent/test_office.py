@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.html import escape
 
 from audit.models import AuditEvent
 from consent import services
@@ -428,7 +429,7 @@ def test_consent_detail_shows_terms_and_masked_identity_only(operator_client, gr
     assert person.legal_name_masked in body and person.id_number_masked in body
     assert PERSON_ID not in body
     assert granted_consent.terms_sha256 in body
-    assert "  &quot;purpose&quot;: &quot;Film dubbing trailer&quot;," in body  # pretty-printed, escaped
+    assert escape(granted_consent.terms_json) in body  # the exact canonical JSON, as hashed
     assert "No service has presented this consent yet." in body
 
 

@@ -22,8 +22,18 @@ def fits_the_phone(page) -> None:
     page.set_viewport_size(size)
 
 
-def check_screen(page, name: str) -> None:
+def fits_the_desktop(page) -> None:
+    """Office pages are for desktops: no sideways scrolling at the browser's own (desktop) width."""
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, f"the page scrolls sideways at {width}"
+
+
+def check_screen(page, name: str, *, desktop: bool = False) -> None:
+    """`desktop=True` for back-office pages, which are checked at the desktop width instead of a phone's."""
     page.wait_for_load_state("load")
-    fits_the_phone(page)
+    if desktop:
+        fits_the_desktop(page)
+    else:
+        fits_the_phone(page)
     screenshot(page, name)
     assert_accessible(page, name)
