@@ -135,8 +135,10 @@ def test_every_office_page_carries_the_same_navigation(operator_client, viewer_c
         "/office/consents/",
         f"/office/consents/{consent.pk}/",
         "/office/audit/",
-        "/office/keys/",
+        "/office/presentations/",
         "/office/webhooks/",
+        "/office/members/",
+        "/office/account/",
     ):
         body = operator_client.get(path).content.decode()
         nav = body.split('<nav class="office-nav"')[1].split("</nav>")[0]
@@ -144,12 +146,16 @@ def test_every_office_page_carries_the_same_navigation(operator_client, viewer_c
             'href="/office/"',
             'href="/office/requests/"',
             'href="/office/consents/"',
+            'href="/office/presentations/"',
             'href="/office/audit/"',
-            'href="/office/keys/"',
             'href="/office/webhooks/"',
+            'href="/office/members/"',
+            'href="/office/account/"',
         ):
             assert link in nav, (path, link)
-    assert 'href="/office/keys/"' not in viewer_client.get("/office/").content.decode()  # viewers manage no keys
+    # API keys are the owners' to manage (an operator requests and resends; a viewer reads).
+    assert 'href="/office/keys/"' not in operator_client.get("/office/").content.decode()
+    assert 'href="/office/keys/"' not in viewer_client.get("/office/").content.decode()
 
 
 def test_dashboard_of_platform_staff_without_a_membership_says_so(client, db):
