@@ -1,5 +1,6 @@
 # Two commands: `make run` (install what is missing, migrate, demo data, serve on 127.0.0.1:8000)
-# and `make test` (ruff, migrations check, the whole pytest suite).
+# and `make test` (ruff, migrations check, the pytest suite). The browser journeys in real Chromium
+# are the slowest part, so they have their own target, `make test-e2e`, which .ci/run runs as well.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -9,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium
 
-.PHONY: run test deps system-deps clean
+.PHONY: run test test-e2e deps system-deps clean
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -19,7 +20,10 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -n 2
+	$(VENV)/bin/pytest -n 2 -m "not e2e"
+
+test-e2e: deps
+	$(VENV)/bin/pytest -n 2 -m e2e
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var
