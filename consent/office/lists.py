@@ -17,7 +17,13 @@ from consent.models import Modality
 from consent.office import selectors as office_selectors
 from consent.office.access import office_view, render_office
 from consent.office.forms import PresentationFilterForm
-from consent.templatetags.consent_labels import delivery_error, operation_labels
+from consent.templatetags.consent_labels import (
+    audit_action_label,
+    audit_target_label,
+    delivery_error,
+    operation_labels,
+    webhook_event_label,
+)
 from consent.templatetags.portal_lists import verify_reason_label
 from identity.crypto import mask_id_number, mask_phone
 from identity.validators import validate_resident_id
@@ -128,8 +134,8 @@ def consent_header():
 
 
 def audit_row(event):
-    target = f"{event.target_type} #{event.target_id}" if event.target_type else ""
-    return [event.seq, _when(event.time), event.actor_label, event.action, target]
+    target = f"{audit_target_label(event.target_type)} #{event.target_id}" if event.target_type else ""
+    return [event.seq, _when(event.time), event.actor_label, audit_action_label(event.action), target]
 
 
 def audit_header():
@@ -142,7 +148,14 @@ def webhook_row(event):
     outcome = ""
     if last:
         outcome = f"HTTP {last.status_code}" if last.status_code else delivery_error(last.error)
-    return [_when(event.created_at), event.type, event.event_id, event.get_state_display(), len(deliveries), outcome]
+    return [
+        _when(event.created_at),
+        webhook_event_label(event.type),
+        event.event_id,
+        event.get_state_display(),
+        len(deliveries),
+        outcome,
+    ]
 
 
 def webhook_header():

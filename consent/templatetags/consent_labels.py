@@ -122,6 +122,21 @@ def verify_reason_label(value) -> str:
 # Every action name that audit.record is given for something an organisation sees. An action missing here
 # still shows, as its code: tests/consent/test_office_records.py checks that none is missing.
 AUDIT_ACTIONS = {
+    "membership.invite": _("member invited"),
+    "membership.invitation_accept": _("invitation accepted"),
+    "membership.invitation_revoke": _("invitation withdrawn"),
+    "office.export": _("list exported (CSV)"),
+    "operator.backup_codes_regenerate": _("backup codes regenerated"),
+    "operator.totp_reenrolled": _("authenticator app replaced"),
+    "person.code_failed": _("wrong SMS code entered"),
+    "person.code_locked": _("SMS code locked after too many tries"),
+    "person.code_sent": _("SMS code sent"),
+    "person.create": _("person first seen"),
+    "person.erase": _("identity data erased"),
+    "person.export": _("data copy downloaded"),
+    "person.signin": _("person signed in"),
+    "person.verify_conflict": _("identity already verified by another account"),
+    "pii.rotate": _("personal data re-encrypted under a new key"),
     "api_key.create": _("API key created"),
     "api_key.revoke": _("API key revoked"),
     "api_key.rotate": _("API key rotated"),

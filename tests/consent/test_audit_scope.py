@@ -282,3 +282,9 @@ def test_office_audit_page_shows_the_organisations_events_and_hides_others(
     assert response.status_code == 200
     assert "operator signed in" in page  # operator.login, in words
     assert "role changed" not in page  # membership.role_change: other_organization's event
+
+
+def test_every_action_the_code_can_record_reads_in_words_on_the_office_pages():
+    from consent.templatetags.consent_labels import AUDIT_ACTIONS
+
+    assert (ORGANIZATION_ACTIONS | PLATFORM_ACTIONS) - set(AUDIT_ACTIONS) == set()
