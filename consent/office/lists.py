@@ -22,9 +22,9 @@ from consent.templatetags.consent_labels import (
     audit_target_label,
     delivery_error,
     operation_labels,
+    verify_reason_label,
     webhook_event_label,
 )
-from consent.templatetags.portal_lists import verify_reason_label
 from identity.crypto import mask_id_number, mask_phone
 from identity.validators import validate_resident_id
 

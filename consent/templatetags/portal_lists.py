@@ -6,25 +6,13 @@ from django import template
 from django.conf import settings
 from django.utils.translation import pgettext
 
-from consent.models import Modality, Operation
-from consent.tokens import VerifyReason
+from consent.templatetags.consent_labels import modality_label, operation_label, verify_reason_label
 
 register = template.Library()
-
-
-@register.filter
-def modality_label(value) -> str:
-    return str(dict(Modality.choices).get(value, value))
-
-
-@register.filter
-def operation_label(value) -> str:
-    return str(dict(Operation.choices).get(value, value))
-
-
-@register.filter
-def verify_reason_label(value) -> str:
-    return str(dict(VerifyReason.choices).get(value, value))
+# The same words as everywhere else, for the templates that load only this library.
+register.filter("modality_label", modality_label)
+register.filter("operation_label", operation_label)
+register.filter("verify_reason_label", verify_reason_label)
 
 
 @register.filter
