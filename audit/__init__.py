@@ -1,4 +1,5 @@
-"""Append-only, hash-chained audit log (Provisions Art. 10). One entry point: `audit.record(...)`."""
+"""Append-only transparency log (Provisions Art. 10): events in an RFC 9162 Merkle tree with signed
+C2SP checkpoints. One entry point for writers: `audit.record(...)`."""
 
 
 def record(actor, action: str, target=None, data: dict | None = None, *, organization=None):
@@ -7,3 +8,10 @@ def record(actor, action: str, target=None, data: dict | None = None, *, organiz
     from audit.services import event_record
 
     return event_record(actor=actor, action=action, target=target, data=data, organization=organization)
+
+
+def evidence(seq: int) -> dict | None:
+    """The offline-checkable proof that event `seq` is in the log; see `audit.services.event_evidence`."""
+    from audit.services import event_evidence
+
+    return event_evidence(seq=seq)

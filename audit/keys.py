@@ -71,3 +71,15 @@ def verify(message: bytes, signature_b64: str, public_key: Ed25519PublicKey | No
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def log_origin() -> str:
+    """The transparency log's name: the origin line of every checkpoint and the name of its note key."""
+    return settings.AUDIT_LOG_ORIGIN
+
+
+def log_verifier_key() -> str:
+    """The published verifier key (C2SP signed-note form) that checks every checkpoint."""
+    from audit import note  # keys is imported by note's callers; keep the dependency one-way
+
+    return note.verifier_key(log_origin(), platform_private_key().public_key())

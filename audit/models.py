@@ -1,20 +1,11 @@
+import hashlib
+
 from django.db import models
 
-GENESIS_HASH = "0" * 64
+from audit.canonical import canonical_json
 
-
-class AuditHead(models.Model):
-    """The single row that serialises appends: whoever holds its lock writes the next event."""
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    seq = models.BigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default=GENESIS_HASH)
-
-    class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_singleton")]
-
-    def __str__(self):
-        return f"audit head #{self.seq}"
+# A leaf (level 0) or inner node is stored under one integer key: the level in the top byte.
+NODE_LEVEL_SHIFT = 56
 
 
 class AppendOnlyError(Exception):
@@ -30,6 +21,9 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
+    """One event. `seq` comes from a database sequence in the writer's transaction (no lock); the
+    integrator later gives it a leaf in the Merkle tree (`AuditLeaf`), in the order it finds them."""
+
     seq = models.BigIntegerField(unique=True)
     time = models.DateTimeField(db_index=True)
     actor_type = models.CharField(max_length=64)
@@ -42,11 +36,6 @@ class AuditEvent(models.Model):
     # The organisation the event concerns: a plain integer, not a foreign key, so that audit imports
     # nothing of identity and no deletion elsewhere can cascade into the log.
     organization_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    # 1: written before organization_id existed, so the hash does not cover it (verify instead checks
-    # it equals data["organization"], which the hash does cover). 2: the hash covers organization_id.
-    hash_version = models.PositiveSmallIntegerField(default=2)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -65,58 +54,100 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events are append-only; only the retention purge removes them")
 
-    def hashed_fields(self) -> dict:
-        return {
-            "seq": self.seq,
-            "time": self.time.isoformat(),
-            "actor_type": self.actor_type,
-            "actor_id": self.actor_id,
-            "actor_label": self.actor_label,
-            "action": self.action,
-            "target_type": self.target_type,
-            "target_id": self.target_id,
-            "data": self.data,
-            "prev_hash": self.prev_hash,
-        } | ({"organization_id": self.organization_id, "v": 2} if self.hash_version >= 2 else {})
+    def leaf_body(self) -> bytes:
+        """What the Merkle leaf hashes (`SHA-256(0x00 || leaf_body)`): the canonical JSON of the event."""
+        return leaf_body(
+            self.seq, self.time, self.actor_type, self.actor_id, self.actor_label, self.action,
+            self.target_type, self.target_id, self.data, self.organization_id,
+        )  # fmt: skip
+
+
+def leaf_body(seq, time, actor_type, actor_id, actor_label, action, target_type, target_id, data, organization_id):
+    return canonical_json(
+        {
+            "seq": seq,
+            "time": time.isoformat(),
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "actor_label": actor_label,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "data": data,
+            "organization_id": organization_id,
+        }
+    )
+
+
+class AuditLeaf(models.Model):
+    """Leaf `index` of the tree holds event `seq`. Kept when the retention purge drops the event body."""
+
+    index = models.BigIntegerField(primary_key=True)
+    seq = models.BigIntegerField(unique=True)
+
+    def __str__(self):
+        return f"leaf {self.index} (event #{self.seq})"
+
+
+class AuditNode(models.Model):
+    """The hash of a perfect subtree (leaves at level 0): what inclusion and consistency proofs are made of.
+
+    `key` is `level << 56 | index`, so that a proof's O(log² n) nodes come back in one `key IN (...)` query.
+    """
+
+    key = models.BigIntegerField(primary_key=True)
+    hash = models.BinaryField(max_length=32)
+
+    def __str__(self):
+        return f"node {self.key >> NODE_LEVEL_SHIFT}/{self.key & ((1 << NODE_LEVEL_SHIFT) - 1)}"
+
+
+def node_key(level: int, index: int) -> int:
+    return level << NODE_LEVEL_SHIFT | index
+
+
+class AuditTree(models.Model):
+    """The integrated size of the tree: only the integrator locks and moves it, never an appender."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    size = models.BigIntegerField(default=0)
+    last_seq = models.BigIntegerField(default=0)  # the highest event seq integrated so far
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_tree_singleton")]
+
+    def __str__(self):
+        return f"audit tree of {self.size} leaves"
 
 
 class AuditCheckpoint(models.Model):
-    """A platform signature over the chain at (seq, hash): proves the log up to `seq` existed then.
+    """A signed tree head: a C2SP tlog-checkpoint (origin, size, root hash) in a C2SP signed note.
 
-    Checkpoints form their own signed chain: `cp_seq` counts 1, 2, 3… without gaps and `prev` is the
-    SHA-256 of the previous checkpoint's signature, both under the signature (version 2). Removing a
-    checkpoint leaves a gap or a broken link; removing the newest ones is caught by an outside auditor
-    who kept a later checkpoint (`audit_checkpoint_latest`, `audit_verify --checkpoint`).
+    The note is what the world sees and keeps. Checkpoints also form a chain of their own, for
+    `audit_verify`: `number` counts 1, 2, 3… and `prev` is the SHA-256 of the previous note, both under
+    `chain_signature` (canonical JSON, a separate message from the note), so a dropped checkpoint is a gap.
     """
 
-    class Reason(models.TextChoices):
-        INTERVAL = "interval", "every N events"
-        DAILY = "daily", "scheduled (beat)"
-        PURGE = "purge", "retention purge anchor"
-
-    cp_seq = models.BigIntegerField(unique=True)
+    number = models.BigIntegerField(unique=True)
+    size = models.BigIntegerField(db_index=True)
+    root_hash = models.CharField(max_length=64)  # hex
+    note = models.TextField()
     prev = models.CharField(max_length=64)
-    # 1: signed before checkpoints were chained; the signature covers (seq, hash, time) only.
-    version = models.PositiveSmallIntegerField(default=2)
-    seq = models.BigIntegerField(db_index=True)
-    hash = models.CharField(max_length=64)
     time = models.DateTimeField()
-    reason = models.CharField(max_length=16, choices=Reason.choices)
-    key_id = models.CharField(max_length=64)
-    signature = models.CharField(max_length=128)
+    chain_signature = models.CharField(max_length=128)
 
     class Meta:
-        ordering = ["cp_seq"]
+        ordering = ["number"]
 
     def __str__(self):
-        return f"checkpoint {self.cp_seq} at event #{self.seq}"
+        return f"checkpoint {self.number}: {self.size} leaves"
 
-    def signed_fields(self) -> dict:
-        fields = {"seq": self.seq, "hash": self.hash, "time": self.time.isoformat()}
-        if self.version >= 2:
-            fields |= {"cp_seq": self.cp_seq, "prev": self.prev, "reason": self.reason, "v": 2}
-        return fields
-
-    def as_json(self) -> dict:
-        """What an outside auditor keeps: enough to check the signature and find this checkpoint again."""
-        return self.signed_fields() | {"key_id": self.key_id, "signature": self.signature}
+    def chain_fields(self) -> dict:
+        return {
+            "number": self.number,
+            "size": self.size,
+            "root_hash": self.root_hash,
+            "note_sha256": hashlib.sha256(self.note.encode()).hexdigest(),
+            "prev": self.prev,
+            "time": self.time.isoformat(),
+        }

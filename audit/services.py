@@ -1,17 +1,32 @@
-"""Writes to the audit log. Appends are serialised on the AuditHead row, so the chain never forks."""
+"""Writes to the transparency log: append an event, integrate events into the Merkle tree, sign
+checkpoints, purge old event bodies.
 
+An append takes its `seq` from a database sequence and inserts one row: writers never wait on each
+other. The integrator (a beat task every 30 s, and on demand before a proof is needed) is the only
+writer of the tree; it locks the `AuditTree` row, never an appender's.
+"""
+
+import base64
 import hashlib
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from audit import keys
-from audit.canonical import canonical_json, sha256_hex
-from audit.models import GENESIS_HASH, AuditCheckpoint, AuditEvent, AuditHead
+from audit import keys, merkle, note
+from audit.canonical import canonical_json
+from audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditTree, leaf_body, node_key
 from errors import ApplicationError
+
+GENESIS = "0" * 64
+SEQUENCE = "audit_event_seq"
+# An event whose transaction commits this long after it was written is still folded in; the integrator
+# looks back this far for events with a seq below the highest one it has integrated.
+LATE_WINDOW = timedelta(hours=1)
+BATCH = 20_000
 
 
 class PurgeRefused(ApplicationError):
@@ -34,15 +49,6 @@ def _describe(obj) -> tuple[str, str, str]:
     return kind, str(getattr(obj, "pk", "")), str(obj)[:200]
 
 
-def _lock_head() -> AuditHead:
-    try:
-        return AuditHead.objects.select_for_update().get(id=1)
-    except AuditHead.DoesNotExist:
-        # A flushed database (tests) has no head row; create it without racing another process.
-        AuditHead.objects.bulk_create([AuditHead(id=1)], ignore_conflicts=True)
-        return AuditHead.objects.select_for_update().get(id=1)
-
-
 def _organization_id(organization, target, data: dict) -> int | None:
     """The organisation an event concerns: given, else the target's own, else data["organization"]."""
     if organization is not None:
@@ -54,20 +60,32 @@ def _organization_id(organization, target, data: dict) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def event_record(*, actor, action: str, target=None, data: dict | None = None, organization=None) -> AuditEvent:
-    """Append one event to the chain in the caller's transaction (or a new one).
+def _next_seq() -> int:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s)", [SEQUENCE])
+            return cursor.fetchone()[0]
+    # SQLite (development, tests) has no sequences; its single writer lock orders appends anyway. The
+    # leaves remember the seqs of purged events, so a number is never handed out twice.
+    highest = max(
+        AuditEvent.objects.aggregate(m=Max("seq"))["m"] or 0, AuditLeaf.objects.aggregate(m=Max("seq"))["m"] or 0
+    )
+    return highest + 1
 
-    The event commits if and only if the caller's change commits. `organization` (an Organization or
-    its id) scopes the event to that organisation's audit trail; without it the target's organisation
-    is used when it has one.
+
+def event_record(*, actor, action: str, target=None, data: dict | None = None, organization=None) -> AuditEvent:
+    """Append one event in the caller's transaction (or a new one): it commits if and only if the change does.
+
+    `organization` (an Organization or its id) scopes the event to that organisation's audit trail;
+    without it the target's organisation is used when it has one.
     """
     data = data or {}
+    canonical_json(data)  # refuse a float or a non-string key now, not when the integrator hashes it
+    actor_type, actor_id, actor_label = _describe(actor)
+    target_type, target_id, _ = _describe(target) if target is not None else ("", "", "")
     with transaction.atomic():
-        head = _lock_head()
-        actor_type, actor_id, actor_label = _describe(actor)
-        target_type, target_id, _ = _describe(target) if target is not None else ("", "", "")
         event = AuditEvent(
-            seq=head.seq + 1,
+            seq=_next_seq(),
             time=timezone.now(),
             actor_type=actor_type,
             actor_id=actor_id,
@@ -77,80 +95,190 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None, o
             target_id=target_id,
             data=data,
             organization_id=_organization_id(organization, target, data),
-            prev_hash=head.hash,
         )
-        event.hash = sha256_hex(event.hashed_fields())
         event.save(force_insert=True)
-        head.seq, head.hash = event.seq, event.hash
-        head.save(update_fields=["seq", "hash"])
-        if event.seq % settings.AUDIT_CHECKPOINT_EVERY == 0:
-            _checkpoint_write(seq=event.seq, hash_=event.hash, reason=AuditCheckpoint.Reason.INTERVAL)
     return event
 
 
-def _checkpoint_write(*, seq: int, hash_: str, reason: str) -> AuditCheckpoint:
-    """Sign (seq, hash) as the next link of the checkpoint chain. The caller holds the head lock."""
-    last = AuditCheckpoint.objects.order_by("-cp_seq").first()
+# ---- the tree -----------------------------------------------------------------------------------
+
+
+def _lock_tree() -> AuditTree:
+    try:
+        return AuditTree.objects.select_for_update().get(id=1)
+    except AuditTree.DoesNotExist:
+        # A flushed database (tests) has no tree row; create it without racing another process.
+        AuditTree.objects.bulk_create([AuditTree(id=1)], ignore_conflicts=True)
+        return AuditTree.objects.select_for_update().get(id=1)
+
+
+def node_hashes(nodes) -> dict[merkle.Node, bytes]:
+    """Stored hashes of the perfect subtrees asked for, by (level, index)."""
+    keys_ = {node_key(level, index): (level, index) for level, index in nodes}
+    rows = AuditNode.objects.filter(key__in=keys_).values_list("key", "hash")
+    found = {keys_[key]: bytes(value) for key, value in rows}
+    missing = set(keys_.values()) - set(found)
+    if missing:
+        raise LookupError(f"the tree has no stored hash for the subtrees {sorted(missing)[:3]}")
+    return found
+
+
+def tree_root(size: int) -> bytes:
+    edge = merkle.frontier_nodes(size)
+    hashes = node_hashes(edge)
+    return merkle.Frontier(size, [hashes[n] for n in edge]).root()
+
+
+def _integrate_batch() -> int:
+    with transaction.atomic():
+        tree = _lock_tree()
+        integrated = AuditLeaf.objects.filter(seq=OuterRef("seq"))
+        late = Q(seq__lte=tree.last_seq, time__gte=timezone.now() - LATE_WINDOW) & ~Exists(integrated)
+        pending = list(
+            AuditEvent.objects.filter(Q(seq__gt=tree.last_seq) | late)
+            .order_by("seq")
+            .values_list(
+                "seq", "time", "actor_type", "actor_id", "actor_label", "action",
+                "target_type", "target_id", "data", "organization_id",
+            )[:BATCH]
+        )  # fmt: skip
+        if not pending:
+            return 0
+        edge = merkle.frontier_nodes(tree.size)
+        stored = node_hashes(edge) if edge else {}
+        frontier = merkle.Frontier(tree.size, [stored[n] for n in edge])
+        leaves, nodes = [], []
+        for row in pending:
+            leaves.append(AuditLeaf(index=frontier.size, seq=row[0]))
+            for (level, index), value in frontier.append(merkle.leaf_hash(leaf_body(*row))):
+                nodes.append(AuditNode(key=node_key(level, index), hash=value))
+        AuditLeaf.objects.bulk_create(leaves, batch_size=5000)
+        AuditNode.objects.bulk_create(nodes, batch_size=5000)
+        tree.size = frontier.size
+        tree.last_seq = max(tree.last_seq, pending[-1][0])
+        tree.save(update_fields=["size", "last_seq"])
+        return len(pending)
+
+
+def tree_integrate() -> int:
+    """Fold every committed event not yet in the tree into it, in seq order; returns how many."""
+    total = 0
+    while True:
+        done = _integrate_batch()
+        total += done
+        if done < BATCH:
+            return total
+
+
+@transaction.atomic
+def checkpoint_create() -> AuditCheckpoint | None:
+    """Sign the tree at its integrated size, unless the newest checkpoint already does. None while empty."""
+    tree = _lock_tree()
+    if tree.size == 0:
+        return None
+    newest = AuditCheckpoint.objects.order_by("-number").first()
+    if newest and newest.size == tree.size:
+        return newest
+    origin = keys.log_origin()
+    root = tree_root(tree.size)
     checkpoint = AuditCheckpoint(
-        cp_seq=last.cp_seq + 1 if last else 1,
-        prev=checkpoint_link(last),
-        seq=seq,
-        hash=hash_,
+        number=newest.number + 1 if newest else 1,
+        size=tree.size,
+        root_hash=root.hex(),
+        note=note.sign(note.Checkpoint(origin, tree.size, root).text(), origin, keys.platform_private_key()),
+        prev=checkpoint_link(newest),
         time=timezone.now(),
-        reason=reason,
     )
-    checkpoint.key_id = keys.platform_key_id()
-    checkpoint.signature = keys.sign(canonical_json(checkpoint.signed_fields()))
+    checkpoint.chain_signature = keys.sign(canonical_json(checkpoint.chain_fields()))
     checkpoint.save(force_insert=True)
     return checkpoint
 
 
 def checkpoint_link(checkpoint: AuditCheckpoint | None) -> str:
-    """What the next checkpoint signs as `prev`: the hash of this one's signature (or genesis)."""
-    return hashlib.sha256(checkpoint.signature.encode()).hexdigest() if checkpoint else GENESIS_HASH
+    """What the next checkpoint carries as `prev`: the SHA-256 of this one's note (or genesis)."""
+    return hashlib.sha256(checkpoint.note.encode()).hexdigest() if checkpoint else GENESIS
 
 
-@transaction.atomic
-def checkpoint_create(*, reason: str = AuditCheckpoint.Reason.DAILY) -> AuditCheckpoint | None:
-    """Sign the current head unless the newest checkpoint already signs it. None on an empty log.
+def log_integrate() -> AuditCheckpoint | None:
+    """What beat runs: integrate, then sign a checkpoint if the tree grew."""
+    tree_integrate()
+    return checkpoint_create()
 
-    Run by beat every hour: a truncation of the log can only hide the events written since.
+
+# ---- proofs -------------------------------------------------------------------------------------
+
+
+def _b64(values: list[bytes]) -> list[str]:
+    return [base64.b64encode(value).decode() for value in values]
+
+
+def inclusion_proof(index: int, size: int) -> list[bytes]:
+    return merkle.proof_hashes(merkle.inclusion_ranges(index, size), node_hashes)
+
+
+def consistency_proof(first: int, second: int) -> list[bytes]:
+    if first == 0 or first == second:
+        return []
+    return merkle.proof_hashes(merkle.consistency_ranges(first, second), node_hashes)
+
+
+def event_evidence(*, seq: int) -> dict | None:
+    """Everything needed to check offline that event `seq` is in the log: the event's canonical JSON, its
+    leaf index, the first signed checkpoint that covers it and the inclusion proof to that checkpoint's
+    root, and the log's verifier key. Integrates and signs on demand. None if the event is not visible.
     """
-    head = _lock_head()
-    if head.seq == 0:
-        return None
-    newest = AuditCheckpoint.objects.order_by("-cp_seq").first()
-    if newest and (newest.seq, newest.hash) == (head.seq, head.hash):
-        return newest
-    return _checkpoint_write(seq=head.seq, hash_=head.hash, reason=reason)
+    leaf = AuditLeaf.objects.filter(seq=seq).first()
+    if leaf is None:
+        tree_integrate()
+        leaf = AuditLeaf.objects.filter(seq=seq).first()
+        if leaf is None:
+            return None
+    checkpoint = AuditCheckpoint.objects.filter(size__gt=leaf.index).order_by("number").first() or checkpoint_create()
+    event = AuditEvent.objects.filter(seq=seq).first()
+    return {
+        "log": keys.log_origin(),
+        "log_key": keys.log_verifier_key(),
+        "leaf_index": leaf.index,
+        "event": event.leaf_body().decode() if event else None,
+        "checkpoint": checkpoint.note,
+        "inclusion_proof": _b64(inclusion_proof(leaf.index, checkpoint.size)),
+    }
+
+
+# ---- retention ----------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def events_purge(*, now: datetime | None = None, retention_days: int | None = None) -> int:
-    """Delete events older than the retention period, leaving a signed anchor checkpoint.
-
-    The anchor records the hash of the last deleted event, so the remaining chain still verifies.
+    """Delete the bodies of events older than the retention period. Their leaves and subtree hashes stay,
+    so the tree, every checkpoint and every proof still verify; only the events' contents are gone.
     """
     days = settings.AUDIT_RETENTION_DAYS if retention_days is None else retention_days
     if days < settings.AUDIT_MIN_RETENTION_DAYS:
         raise PurgeRefused(days=days, minimum=settings.AUDIT_MIN_RETENTION_DAYS)
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    _lock_head()
-    last = AuditEvent.objects.filter(time__lt=cutoff).order_by("-seq").first()
-    if last is None:
+    tree_integrate()  # only integrated events are purged: their hash must outlive them
+    checkpoint_create()
+    # Bodies go up to the first leaf whose event is still within the retention period, so that "absent
+    # body" has one meaning for audit_verify: below the horizon recorded in the (hashed) audit.purge event.
+    young = AuditEvent.objects.filter(time__gte=cutoff).values("seq")
+    first_kept = AuditLeaf.objects.filter(seq__in=young).aggregate(m=Min("index"))["m"]
+    through = (first_kept if first_kept is not None else AuditTree.objects.get(id=1).size) - 1
+    seqs = AuditLeaf.objects.filter(index__lte=through).values("seq")
+    if through < 0 or not AuditEvent.objects.filter(seq__in=seqs).exists():
         return 0
-    _checkpoint_write(seq=last.seq, hash_=last.hash, reason=AuditCheckpoint.Reason.PURGE)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL audit.allow_purge = 'on'")
-        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE seq <= %s", [last.seq])  # noqa: S608
+        sql, params = AuditEvent.objects.filter(seq__in=seqs).values("seq").query.sql_with_params()
+        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE seq IN ({sql})", params)  # noqa: S608
         deleted = cursor.rowcount
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL audit.allow_purge = 'off'")
     event_record(
         actor="retention purge",
         action="audit.purge",
-        data={"deleted_through_seq": last.seq, "deleted": deleted, "retention_days": days},
+        data={"purged_through_leaf": through, "deleted": deleted, "retention_days": days},
     )
-    checkpoint_create()
+    log_integrate()
     return deleted

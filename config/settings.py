@@ -241,8 +241,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    # Hourly: a rewind of the log can only hide what was written since the newest signed checkpoint.
-    "audit-checkpoint": {"task": "audit.tasks.audit_checkpoint_task", "schedule": timedelta(hours=1)},
+    # Fold new events into the Merkle tree and sign a checkpoint when it grew: at least every minute.
+    "audit-integrate": {"task": "audit.tasks.audit_integrate_task", "schedule": timedelta(seconds=30)},
     "audit-purge-daily": {"task": "audit.tasks.audit_purge_task", "schedule": timedelta(hours=24)},
     "consent-expire": {"task": "consent.tasks.consent_expire_task", "schedule": timedelta(minutes=5)},
     "consent-logs-purge-daily": {"task": "consent.tasks.consent_logs_purge_task", "schedule": timedelta(hours=24)},
@@ -257,7 +257,8 @@ if AUDIT_RETENTION_DAYS < AUDIT_MIN_RETENTION_DAYS:
         f"AUDIT_RETENTION_DAYS={AUDIT_RETENTION_DAYS} is below the legal minimum of "
         f"{AUDIT_MIN_RETENTION_DAYS} days (Cybersecurity Law Art. 21: keep network logs at least six months)."
     )
-AUDIT_CHECKPOINT_EVERY = env.int("AUDIT_CHECKPOINT_EVERY", default=1000)
+# The transparency log's origin line (and note key name): unique to this deployment, stable for its life.
+AUDIT_LOG_ORIGIN = env.str("AUDIT_LOG_ORIGIN", default=f"{SITE_URL.split('://', 1)[-1]}/audit-log")
 
 # Platform Ed25519 key (PEM) signing audit checkpoints. Generated under var/ in development.
 PLATFORM_SIGNING_KEY = env.str("PLATFORM_SIGNING_KEY", default="", multiline=True)
