@@ -101,15 +101,22 @@ def create_sequence(apps, schema_editor):
     schema_editor.execute(f"CREATE SEQUENCE IF NOT EXISTS audit_event_seq START WITH {int(last) + 1}", params=None)
 
 
-def irreversible(apps, schema_editor):
-    raise IrreversibleError("the transparency log cannot be turned back into a hash chain")
+def only_when_empty(apps, schema_editor):
+    # Going back would need the chain hashes, which the tree does not keep: only an empty log can.
+    if apps.get_model("audit", "AuditEvent").objects.exists():
+        raise IrreversibleError("the transparency log holds events; it cannot be turned back into a hash chain")
+
+
+def drop_sequence(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP SEQUENCE IF EXISTS audit_event_seq", params=None)
 
 
 class Migration(migrations.Migration):
     dependencies = [("audit", "0003_checkpoint_chain_and_organization")]
 
     operations = [
-        migrations.RunPython(check_chain, irreversible),
+        migrations.RunPython(check_chain, migrations.RunPython.noop),
         migrations.RemoveField(model_name="auditevent", name="prev_hash"),
         migrations.RemoveField(model_name="auditevent", name="hash"),
         migrations.RemoveField(model_name="auditevent", name="hash_version"),
@@ -154,6 +161,6 @@ class Migration(migrations.Migration):
                 "constraints": [models.CheckConstraint(condition=models.Q(("id", 1)), name="audit_tree_singleton")]
             },
         ),
-        migrations.RunPython(fold_events, irreversible),
-        migrations.RunPython(create_sequence, irreversible),
+        migrations.RunPython(fold_events, only_when_empty),
+        migrations.RunPython(create_sequence, drop_sequence),
     ]
