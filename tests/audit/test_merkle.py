@@ -159,5 +159,6 @@ def test_checkpoint_text_is_origin_size_and_base64_root_and_malformed_ones_are_r
 
 def test_the_spec_example_checkpoint_parses():
     # c2sp.org/tlog-checkpoint's example body.
-    parsed = note.checkpoint_parse("example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n")
+    body = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
+    parsed = note.checkpoint_parse(body)
     assert (parsed.origin, parsed.size, len(parsed.root_hash)) == ("example.com/behind-the-sofa", 20852163, 32)
