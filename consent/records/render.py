@@ -25,6 +25,7 @@ from audit.canonical import canonical_json
 from consent.models import Artifact, Consent
 from consent.records.labels import bilingual, check_labels, when
 from consent.records.sign import pdf_sign, signature_check
+from consent.records.transparency import decision_evidence, evidence_check
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,9 @@ def receipt_build(consent: Consent, kind: str, *, grant_sha256: str = "") -> dic
         "token_jti": _token_jti(consent),
         "terms": terms,
         "terms_sha256": consent.terms_sha256,
+        # The decision's event in the transparency log, the signed checkpoint covering it and the inclusion
+        # proof: checkable offline with the log's published key (consent.records.transparency.evidence_check).
+        "transparency_log": decision_evidence(consent, kind),
     }
     if kind == Artifact.Kind.REVOCATION:
         receipt["revocationTimestamp"] = int(consent.revoked_at.timestamp()) if consent.revoked_at else None
@@ -209,6 +213,10 @@ class Problem(TextChoices):
     NO_RECEIPT = "no_receipt", _("The file carries no readable consent receipt.")
     UNKNOWN_CONSENT = "unknown_consent", _("No consent with this number exists in our records.")
     RECEIPT_MISMATCH = "receipt_mismatch", _("The embedded receipt does not match our record of this consent.")
+    LOG_PROOF_BROKEN = (
+        "log_proof_broken",
+        _("The record's proof that the decision is in the public audit log does not verify."),
+    )
 
 
 @dataclass(frozen=True)
@@ -235,6 +243,8 @@ class VerificationReport:
     signed_at: datetime | None = None
     signer: str = ""
     stored_copy: bool = False  # byte for byte the file we issued
+    log_leaf_index: int | None = None  # where the decision sits in the transparency log, once its proof holds
+    log_tree_size: int | None = None
 
     @property
     def valid(self) -> bool:
@@ -307,6 +317,13 @@ def artifact_verify(data: bytes) -> VerificationReport:
     except (KeyError, TypeError, ValueError, AttributeError):
         report.problems.append(Problem.NO_RECEIPT)
         return report
+    evidence = receipt.get("transparency_log")
+    if evidence is not None:  # records made before the log was a tree carry none
+        check = evidence_check(evidence, consent_id=report.consent_id, kind=report.kind)
+        if check.ok:
+            report.log_leaf_index, report.log_tree_size = check.leaf_index, check.tree_size
+        else:
+            report.problems.append(Problem.LOG_PROOF_BROKEN)
     consent = Consent.objects.select_related("organization").filter(pk=report.consent_id).first()
     if consent is None:
         report.problems.append(Problem.UNKNOWN_CONSENT)

@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from consent.models import Consent, ConsentRequest, RequestItem, Sample
+from consent.models import Artifact, Consent, ConsentRequest, RequestItem, Sample
 from consent.previews import preview_name
+from consent.records.transparency import decision_evidence
 from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
 from identity.crypto import mask_phone
@@ -85,6 +86,12 @@ def _export_data(person: Person) -> dict:
                     for p in c.presentations.all()
                 ],
                 "records": [f"records/consent-{c.pk}-{a.kind}.pdf" for a in c.artifacts.all()],
+                # Proof that each decision is in the public audit log, checkable with the log's key alone.
+                "transparency_log": {
+                    kind: decision_evidence(c, kind)
+                    for kind in (Artifact.Kind.GRANT, Artifact.Kind.REVOCATION)
+                    if kind == Artifact.Kind.GRANT or c.revoked_at
+                },
             }
             for c in consents
         ],

@@ -28,6 +28,11 @@ class Command(BaseCommand):
             self.stdout.write(f"modality: {status.modality}; valid until {status.valid_until:%Y-%m-%d %H:%M:%S %z}")
             self.stdout.write(f"state now: {status.state}")
             self.stdout.write(f"identical to the stored copy: {'yes' if report.stored_copy else 'no'}")
+        if report.log_leaf_index is not None:
+            self.stdout.write(
+                f"audit log: event at leaf {report.log_leaf_index}, proven against the signed checkpoint "
+                f"of {report.log_tree_size} leaves"
+            )
         if report.valid:
             self.stdout.write(self.style.SUCCESS("VALID"))
             return
