@@ -87,9 +87,7 @@ def run_writers(count: int, *, baseline: bool) -> float:
     connections.close_all()
     context = multiprocessing.get_context("fork")
     start = context.Event()
-    processes = [
-        context.Process(target=writer, args=(start, count, f"writer-{n}", baseline)) for n in range(WRITERS)
-    ]
+    processes = [context.Process(target=writer, args=(start, count, f"writer-{n}", baseline)) for n in range(WRITERS)]
     for process in processes:
         process.start()
     time.sleep(1.0)  # let every writer connect before the clock starts
@@ -133,7 +131,7 @@ def main() -> None:
         assert result.ok, result
         lines = [
             "Audit transparency log on PostgreSQL (bench/audit_log.py)",
-            f"host: {os.cpu_count()} CPUs, shared with other work; {WRITERS} writer processes, one event per transaction",
+            f"host: {os.cpu_count()} CPUs shared with other work; {WRITERS} writer processes, one event per txn",
             f"baseline, head-row lock (the hash chain): {baseline_total} events in {baseline_seconds:.2f} s "
             f"= {baseline_total / baseline_seconds:,.0f} appends/s",
             f"sequence, no lock (this log):           {total} events in {append_seconds:.2f} s "

@@ -3,7 +3,7 @@
 import io
 
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 
 import audit
 
@@ -19,7 +19,7 @@ def run_verify(*args) -> tuple[int, str]:
 
 def tamper(sql: str, params=()):
     """Change rows behind the ORM's back (and past the append-only trigger on PostgreSQL)."""
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:  # SET LOCAL needs a transaction
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute(sql, params)
