@@ -2,7 +2,7 @@ import hashlib
 
 from django.db import models
 
-from audit.canonical import canonical_json
+from audit.canonical import canonical_json_checked
 
 # A leaf (level 0) or inner node is stored under one integer key: the level in the top byte.
 NODE_LEVEL_SHIFT = 56
@@ -63,7 +63,8 @@ class AuditEvent(models.Model):
 
 
 def leaf_body(seq, time, actor_type, actor_id, actor_label, action, target_type, target_id, data, organization_id):
-    return canonical_json(
+    # `data` was checked for canonical JSON when the event was recorded (audit.services.event_record).
+    return canonical_json_checked(
         {
             "seq": seq,
             "time": time.isoformat(),

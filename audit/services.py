@@ -86,7 +86,7 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None, o
     # No savepoint of its own: a failed insert fails the caller's transaction anyway, and a savepoint
     # would cost two more round trips on every state change of the platform.
     event = AuditEvent(
-        seq=_next_seq(),
+        seq=None,
         time=timezone.now(),
         actor_type=actor_type,
         actor_id=actor_id,
@@ -97,8 +97,41 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None, o
         data=data,
         organization_id=_organization_id(organization, target, data),
     )
-    event.save(force_insert=True)
+    if connection.vendor == "postgresql":
+        _insert_with_sequence(event)
+    else:
+        event.seq = _next_seq()
+        event.save(force_insert=True)
     return event
+
+
+def _insert_with_sequence(event: AuditEvent) -> None:
+    """One round trip: the row takes its seq from the sequence in the INSERT itself."""
+    fields = [f for f in AuditEvent._meta.concrete_fields if f.attname not in ("id", "seq")]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    sql = (
+        f"INSERT INTO {AuditEvent._meta.db_table} (seq, {columns}) "  # noqa: S608
+        f"VALUES (nextval('{SEQUENCE}'), {', '.join(['%s'] * len(fields))}) RETURNING id, seq"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        event.id, event.seq = cursor.fetchone()
+    event._state.adding, event._state.db = False, connection.alias
+
+
+def _insert_rows(model, columns: list[str], rows: list[tuple]) -> None:
+    """Bulk insert without the ORM's per-row compiling: COPY on PostgreSQL, executemany elsewhere."""
+    table = model._meta.db_table
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})", rows)  # noqa: S608
 
 
 # ---- the tree -----------------------------------------------------------------------------------
@@ -150,11 +183,11 @@ def _integrate_batch() -> int:
         frontier = merkle.Frontier(tree.size, [stored[n] for n in edge])
         leaves, nodes = [], []
         for row in pending:
-            leaves.append(AuditLeaf(index=frontier.size, seq=row[0]))
+            leaves.append((frontier.size, row[0]))
             for (level, index), value in frontier.append(merkle.leaf_hash(leaf_body(*row))):
-                nodes.append(AuditNode(key=node_key(level, index), hash=value))
-        AuditLeaf.objects.bulk_create(leaves, batch_size=5000)
-        AuditNode.objects.bulk_create(nodes, batch_size=5000)
+                nodes.append((node_key(level, index), value))
+        _insert_rows(AuditLeaf, ["index", "seq"], leaves)
+        _insert_rows(AuditNode, ["key", "hash"], nodes)
         tree.size = frontier.size
         tree.last_seq = max(tree.last_seq, pending[-1][0])
         tree.save(update_fields=["size", "last_seq"])
