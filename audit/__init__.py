@@ -12,6 +12,7 @@ def record(actor, action: str, target=None, data: dict | None = None, *, organiz
 
 def evidence(seq: int) -> dict | None:
     """The offline-checkable proof that event `seq` is in the log; see `audit.services.event_evidence`."""
+    # As above: audit.services imports models, not loadable while the app registry is.
     from audit.services import event_evidence
 
     return event_evidence(seq=seq)

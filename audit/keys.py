@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 
+from audit import note
+
 
 def _dev_key_pem() -> bytes:
     path = Path(settings.VAR_DIR) / "platform-ed25519.pem"
@@ -80,6 +82,4 @@ def log_origin() -> str:
 
 def log_verifier_key() -> str:
     """The published verifier key (C2SP signed-note form) that checks every checkpoint."""
-    from audit import note  # keys is imported by note's callers; keep the dependency one-way
-
     return note.verifier_key(log_origin(), platform_private_key().public_key())
