@@ -25,7 +25,7 @@ def _export_data(person: Person) -> dict:
     consents = (
         Consent.objects.filter(person=person)
         .select_related("organization")
-        .prefetch_related("presentations__organization", "artifacts")
+        .prefetch_related("presentations__organization", "artifacts", "outputs__organization")
     )
     requests = requests_addressed_to_person(person=person).select_related("organization").prefetch_related("items")
     id_number = person.id_number
@@ -85,6 +85,19 @@ def _export_data(person: Person) -> dict:
                     for p in c.presentations.all()
                 ],
                 "records": [f"records/consent-{c.pk}-{a.kind}.pdf" for a in c.artifacts.all()],
+                # What services registered as made under it, with the signed receipts (checkable from the JWKS).
+                "outputs": [
+                    {
+                        "receipt_id": str(o.public_id),
+                        "registered_at": o.created_at.isoformat(),
+                        "organization": o.organization.name,
+                        "media_type": o.media_type,
+                        "sha256": o.sha256,
+                        "consent_withdrawn_at": o.consent_withdrawn_at.isoformat() if o.consent_withdrawn_at else None,
+                        "receipt": o.receipt,
+                    }
+                    for o in c.outputs.all()
+                ],
             }
             for c in consents
         ],
