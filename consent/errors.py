@@ -89,7 +89,9 @@ class ApiKeyRevoked(ConsentError):
 class PresentationNotFound(ConsentError):
     code = "presentation_not_found"
     status = 404
-    message = _("No verify call with this id was made by your organisation. Send the presentation_id of the verify answer.")
+    message = _(
+        "No verify call with this id was made by your organisation. Send the presentation_id of the verify answer."
+    )
 
 
 class PresentationNotActive(ConsentError):

@@ -459,7 +459,9 @@ class Output(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["organization", "sha256"], name="output_unique_per_organization")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sha256"], name="output_unique_per_organization")
+        ]
 
     def __str__(self):
         return f"output {self.public_id} ({self.media_type})"

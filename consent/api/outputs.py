@@ -86,9 +86,7 @@ class OutputRegisterApi(APIView):
             ),
             **{
                 **ERRORS,
-                400: OpenApiResponse(
-                    ERROR, description="`invalid`, `media_type_not_consented` or `thumbnail_invalid`"
-                ),
+                400: OpenApiResponse(ERROR, description="`invalid`, `media_type_not_consented` or `thumbnail_invalid`"),
                 404: OpenApiResponse(ERROR, description="`presentation_not_found` (not your organisation's)"),
             },
         },

@@ -38,9 +38,10 @@ class OutputFinding:
     def receipt_valid(self) -> bool:
         """Our signature over the stored receipt verifies and it names exactly this output."""
         claims = provenance_receipt_verify(self.output.receipt) or {}
-        return claims.get("jti") == str(self.output.public_id) and claims.get("output", {}).get(
-            "sha256"
-        ) == self.output.sha256
+        return (
+            claims.get("jti") == str(self.output.public_id)
+            and claims.get("output", {}).get("sha256") == self.output.sha256
+        )
 
     def as_public(self) -> dict:
         output = self.output
@@ -192,4 +193,10 @@ def provenance_check_file(*, content: bytes) -> ProvenanceReport:
     return report
 
 
-__all__ = ["AIGC_KEY", "ProvenanceReport", "provenance_check_file", "provenance_check_hash", "provenance_check_receipt_id"]
+__all__ = [
+    "AIGC_KEY",
+    "ProvenanceReport",
+    "provenance_check_file",
+    "provenance_check_hash",
+    "provenance_check_receipt_id",
+]

@@ -67,10 +67,7 @@ def _read_image(content: bytes, found: Embedded) -> bool:
             if width * height > settings.SAMPLE_MAX_PIXELS:
                 found.notes.append("too_many_pixels")
                 return True
-            if image.format == "PNG":
-                values = dict(getattr(image, "text", {}))
-            else:
-                values = _xmp_description(image.getxmp())
+            values = dict(getattr(image, "text", {})) if image.format == "PNG" else _xmp_description(image.getxmp())
             found.label = _json_object(values.get(AIGC_KEY))
             found.receipt = str(values.get(RECEIPT_KEY, ""))
             found.perceptual_hash = str(imagehash.phash(image))

@@ -19,14 +19,22 @@ from audit.models import AuditEvent
 from consent import services
 from consent.builders import build_granted_consent, build_verified_person
 from consent.errors import PresentationNotFound
-from consent.selectors import output_get_for_person
 from consent.models import Output, Presentation, WebhookEvent
+from consent.selectors import output_get_for_person
 from consent.tokens import signing_key_rotate
 from tests.consent.media import png_bytes
 
 pytestmark = pytest.mark.django_db
 
-AIGC_FIELDS = {"Label", "ContentProducer", "ProduceID", "ReservedCode1", "ContentPropagator", "PropagateID", "ReservedCode2"}
+AIGC_FIELDS = {
+    "Label",
+    "ContentProducer",
+    "ProduceID",
+    "ReservedCode1",
+    "ContentPropagator",
+    "PropagateID",
+    "ReservedCode2",
+}
 
 
 def api(organization, scopes=("tokens:verify", "outputs:write")) -> APIClient:
@@ -71,7 +79,11 @@ def test_registration_answers_a_receipt_an_independent_jose_library_verifies_fro
     claims = jwt.decode(answer["receipt"], key.key, algorithms=["EdDSA"])  # PyJWT, not our joserfc
     assert claims["jti"] == answer["receipt_id"]
     assert claims["iss"] == settings.SITE_URL
-    assert claims["output"] == {"sha256": hashlib.sha256(b"out").hexdigest(), "media_type": "image/png", "phash": "ee95884ee4f4874a"}
+    assert claims["output"] == {
+        "sha256": hashlib.sha256(b"out").hexdigest(),
+        "media_type": "image/png",
+        "phash": "ee95884ee4f4874a",
+    }
     assert claims["consent"] == str(consent.public_id) and claims["org_name"] == organization.name
     assert "sub" not in claims and consent.person.phone not in json.dumps(claims)  # nothing about the person
     label = answer["aigc_label"]["AIGC"]
@@ -112,7 +124,9 @@ def test_another_organisations_presentation_is_not_found(service, consent, other
 
 def test_service_level_filter_keeps_presentations_to_their_organisation(service, consent, other_organization):
     presentation_id = verify(service, consent)["presentation_id"]
-    key, _secret = services.api_key_create(actor="test", organization=other_organization, name="x", scopes=["outputs:write"])
+    key, _secret = services.api_key_create(
+        actor="test", organization=other_organization, name="x", scopes=["outputs:write"]
+    )
     with pytest.raises(PresentationNotFound):
         services.output_register(actor=key, presentation_id=presentation_id, sha256="b" * 64, media_type="image/png")
     assert not Output.objects.exists()
@@ -237,7 +251,7 @@ def test_another_person_cannot_see_an_outputs_thumbnail(person_client, operator,
     answer = register(service, verify(service, consent)["presentation_id"], thumbnail_base64=thumbnail()).json()
     other = client_factory()
     portal_sign_in(other, phone="+8613700001111")
-    someone = build_verified_person(phone="+8613700001111", legal_name="Li Si", id_number="440524188001010014")
+    someone = build_verified_person(phone="+8613700001111", legal_name="Li Si", id_number="110101199003070011")
     services.output_display_set(actor=someone, show_thumbnails=True)
     url = f"/me/consents/{consent.pk}/outputs/{answer['receipt_id']}/thumbnail.jpg"
     assert other.get(url).status_code == 404

@@ -14,4 +14,13 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-__all__ = ["ApiError", "C2paCredentials", "ConsentClient", "UnsupportedFile", "Verifier", "VerifyResult", "label_file", "perceptual_hash"]
+__all__ = [
+    "ApiError",
+    "C2paCredentials",
+    "ConsentClient",
+    "UnsupportedFile",
+    "Verifier",
+    "VerifyResult",
+    "label_file",
+    "perceptual_hash",
+]

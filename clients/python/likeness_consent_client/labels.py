@@ -107,9 +107,7 @@ def _label_jpeg(path: Path, values: dict[str, str]) -> None:
         # "keep" reuses the file's quantisation tables and subsampling: no visible second generation loss.
         _replace(
             path,
-            lambda target: image.save(
-                target, "JPEG", quality="keep", subsampling="keep", xmp=_xmp(values), **extra
-            ),
+            lambda target: image.save(target, "JPEG", quality="keep", subsampling="keep", xmp=_xmp(values), **extra),
         )
 
 
