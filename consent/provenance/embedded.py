@@ -9,6 +9,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+import av
 import imagehash
 import mutagen
 from django.conf import settings
@@ -77,8 +78,6 @@ def _read_image(content: bytes, found: Embedded) -> bool:
 
 
 def _video_phash(content: bytes) -> str:
-    import av
-
     try:
         with av.open(io.BytesIO(content)) as container:
             if not container.streams.video:
@@ -118,7 +117,7 @@ def _read_tagged(content: bytes, found: Embedded) -> None:
 
 def _read_c2pa(content: bytes, found: Embedded) -> None:
     try:
-        import c2pa
+        import c2pa  # optional (the `c2pa` extra): imported here so the check works without it
     except ImportError:  # the optional `c2pa` extra is not installed
         found.c2pa_available = False
         return
