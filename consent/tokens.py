@@ -240,7 +240,11 @@ def provenance_receipt_sign(*, claims: dict, keep_published_until: datetime) -> 
     of the registration), so that anyone can still check the receipt from the JWKS alone until then.
     """
     key = signing_key_current()
-    _key_extend(key=key, expires_at=keep_published_until)
+    # Rounded up to the next midnight, so that the conditional UPDATE (and its row lock on the key) happens
+    # once a day rather than on every registration.
+    next_day = (keep_published_until + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if key.last_token_expires_at is None or key.last_token_expires_at < keep_published_until:
+        _key_extend(key=key, expires_at=next_day)
     return _sign(key=key, typ=RECEIPT_TYPE, claims=claims)
 
 

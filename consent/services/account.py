@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from consent.models import Consent, ConsentRequest, RequestItem, Sample
+from consent.models import Consent, ConsentRequest, Output, RequestItem, Sample
 from consent.previews import preview_name
 from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
@@ -147,6 +147,8 @@ def person_delete(*, person: Person) -> None:
             preview_name(sha256) for sha256 in samples.filter(kind=Sample.Kind.IMAGE).values_list("sha256", flat=True)
         ]
         samples.update(file="")
+        # Thumbnails services sent of the outputs may show the face too: they go as well (the receipts stay).
+        Output.objects.filter(consent__person=person).exclude(thumbnail=b"").update(thumbnail=b"")
         masked = ConsentRequest.objects.filter(person=person).update(person_phone=mask_phone(phone), person_email="")
         audit.record(person, "person.requests_detached", person, {"claimed": claimed, "masked": masked})
         person_erase(person=person)

@@ -257,3 +257,12 @@ def test_another_person_cannot_see_an_outputs_thumbnail(person_client, operator,
     assert other.get(url).status_code == 404
     with pytest.raises(Http404):
         output_get_for_person(person=someone, consent_id=consent.pk, receipt_id=uuid.UUID(answer["receipt_id"]))
+
+
+def test_deleting_the_account_drops_the_thumbnails_and_keeps_the_receipts(service, consent):
+    answer = register(service, verify(service, consent)["presentation_id"], thumbnail_base64=thumbnail()).json()
+    assert Output.objects.get().thumbnail
+    services.person_delete(person=consent.person)
+    output = Output.objects.get()
+    assert bytes(output.thumbnail) == b"" and output.receipt == answer["receipt"]
+    assert output.consent_withdrawn_at is not None  # the deletion withdrew the consent
