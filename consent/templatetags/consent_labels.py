@@ -45,16 +45,16 @@ def retention_words(days, language: str = "") -> str:
                 _(
                     "Your samples are erased as soon as the consent ends (you withdraw it or it expires), or as soon as "
                     "you say no or the request is cancelled or expires. The record of your decision and the samples' "
-                    "fingerprints (SHA-256) are kept as proof."
+                    "fingerprints are kept as proof."
                 )
             )
         return ngettext(
             "Your samples are erased %(n)s day after the consent ends (you withdraw it or it expires), or after you "
             "say no or the request is cancelled or expires. The record of your decision and the samples' "
-            "fingerprints (SHA-256) are kept as proof.",
+            "fingerprints are kept as proof.",
             "Your samples are erased %(n)s days after the consent ends (you withdraw it or it expires), or after "
             "you say no or the request is cancelled or expires. The record of your decision and the samples' "
-            "fingerprints (SHA-256) are kept as proof.",
+            "fingerprints are kept as proof.",
             days,
         ) % {"n": days}
 
@@ -182,6 +182,7 @@ AUDIT_ACTIONS = {
     "consent.revoke": _("consent withdrawn"),
     "guardian.set": _("guardian recorded"),
     "guardian.verify": _("guardian's identity checked"),
+    "item.samples_erase": _("reference samples erased"),
     "item.deny": _("item refused by the person"),
     "membership.create": _("member added"),
     "membership.remove": _("member removed"),
