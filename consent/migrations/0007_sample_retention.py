@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consent', '0006_organization_settings_media_binding'),
+        ("consent", "0006_organization_settings_media_binding"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='consentrequest',
-            name='retention_days',
+            model_name="consentrequest",
+            name="retention_days",
             field=models.PositiveSmallIntegerField(default=30),
         ),
         migrations.AddField(
-            model_name='sample',
-            name='erased_at',
+            model_name="sample",
+            name="erased_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='consentrequest',
-            name='notice_retention',
+            model_name="consentrequest",
+            name="notice_retention",
             field=models.CharField(blank=True, max_length=300),
         ),
     ]

@@ -126,9 +126,13 @@ def person_delete(*, person: Person) -> None:
         )
         for item_id in open_items.values_list("pk", flat=True):
             item_deny(person=person, item_id=item_id, reason="account deleted")
-        for item_id in RequestItem.objects.filter(
-            request__person=person, samples__in=Sample.objects.filter(erased_at__isnull=True).exclude(file="")
-        ).distinct().values_list("pk", flat=True):
+        for item_id in (
+            RequestItem.objects.filter(
+                request__person=person, samples__in=Sample.objects.filter(erased_at__isnull=True).exclude(file="")
+            )
+            .distinct()
+            .values_list("pk", flat=True)
+        ):
             item_samples_erase(item_id=item_id, actor=person, reason="account deleted")
         masked = ConsentRequest.objects.filter(person=person).update(person_phone=mask_phone(phone), person_email="")
         audit.record(person, "person.requests_detached", person, {"claimed": claimed, "masked": masked})

@@ -43,9 +43,9 @@ def retention_words(days, language: str = "") -> str:
         if days == 0:
             return str(
                 _(
-                    "Your samples are erased as soon as the consent ends (you withdraw it or it expires), or as soon as "
-                    "you say no or the request is cancelled or expires. The record of your decision and the samples' "
-                    "fingerprints are kept as proof."
+                    "Your samples are erased as soon as the consent ends (you withdraw it or it expires), or as soon "
+                    "as you say no or the request is cancelled or expires. The record of your decision and the "
+                    "samples' fingerprints are kept as proof."
                 )
             )
         return ngettext(

@@ -82,7 +82,7 @@ def test_a_withdrawn_consents_samples_are_erased_after_the_days_promised_and_the
 def test_every_way_an_item_ends_starts_the_retention_clock(ending, pat_verified, operator, organization):
     request = build_request(actor=operator, organization=organization, phone=PERSON_PHONE, retention_days=7)
     services.request_open(person=pat_verified, code=request.code)
-    face, voice = request.items.order_by("position")
+    face, _voice = request.items.order_by("position")
     ended_at = timezone.now()
     if ending == "deny":
         services.item_deny(person=pat_verified, item_id=face.pk, reason="no")
