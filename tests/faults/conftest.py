@@ -9,12 +9,6 @@ import pytest
 from tests.faults.stack import Stack
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if "tests/faults/" in str(item.fspath):
-            item.add_marker(pytest.mark.faults)
-
-
 @pytest.fixture(scope="session")
 def stack():
     missing = [tool for tool in ("redis-server", "pg_dump", "pg_restore") if shutil.which(tool) is None]

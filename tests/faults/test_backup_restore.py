@@ -4,6 +4,10 @@ still verifies: the audit chain, old tokens, old signed PDFs, and a withdrawn co
 import json
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.faults
+
 SEED = "from tests.faults.scenarios import seed\nprint(json.dumps(seed(consents=3, revoke=1)))"
 
 VERIFY_TOKENS = """
