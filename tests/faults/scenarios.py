@@ -88,7 +88,7 @@ def grant_loop(*, rounds: int, phone_base: int, organization_id: int, operator_i
     from consent.models import Organization
     from identity.models import User
 
-    done = failed = 0
+    done = failed = granted = 0
     for n in range(rounds):
         try:
             organization = Organization.objects.get(pk=organization_id)
@@ -107,4 +107,4 @@ def grant_loop(*, rounds: int, phone_base: int, organization_id: int, operator_i
 
             connection.close()
             time.sleep(0.2)
-    return {"done": done, "failed": failed}
+    return {"done": done, "failed": failed, "granted": granted}
