@@ -6,9 +6,11 @@ Beat is not started: where the periodic sweep would run a minute later, the test
 """
 
 import json
+import signal
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,6 +20,13 @@ from tests.faults.stack import free_port, http, wait_until
 pytestmark = pytest.mark.faults
 
 SWEEP = "from consent.tasks import consent_sweep_task\nprint(json.dumps(consent_sweep_task()))"
+# Beat's sweep as it runs a few minutes after an outage (it leaves fresh work to the normal queueing).
+SWEEP_LATER = (
+    "from datetime import timedelta\nfrom django.utils import timezone\nfrom consent import services, webhooks\n"
+    "later = timezone.now() + timedelta(minutes=6)\n"
+    "print(json.dumps([webhooks.events_sweep(now=later), services.notifications_sweep(now=later),"
+    " services.artifacts_sweep(now=later)]))"
+)
 INVARIANTS = "from tests.faults.scenarios import invariants\nprint(json.dumps(invariants()))"
 
 
@@ -138,6 +147,8 @@ def test_requests_made_while_redis_is_down_commit_and_their_sms_go_out_once_it_i
     worker = stack.worker(db_name, "w1")
     base = stack.web(db_name, workers=2)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    wait_until(lambda: stack.sql(db_name, "SELECT count(*) FROM consent_notification WHERE state = 'queued'") == [(0,)],
+               120, what="the seed's notifications sent")  # fmt: skip
     sms_before = stack.sql(db_name, "SELECT count(*) FROM identity_outboxmessage WHERE channel = 'sms'")[0][0]
 
     stack.redis_stop()
@@ -172,17 +183,26 @@ def test_requests_made_while_redis_is_down_commit_and_their_sms_go_out_once_it_i
     finally:
         stack.redis_start()
 
-    # Back: the worker reconnects by itself; beat's sweep (run here) queues what was left in the outbox.
-    stack.django(db_name, SWEEP)
-    expected = sms_before + 3
-    wait_until(
-        lambda: (
-            stack.sql(db_name, "SELECT count(*) FROM identity_outboxmessage WHERE channel = 'sms'")[0][0] >= expected
-        ),
-        120,
-        what="SMS drained",
-    )
-    stack.django(db_name, SWEEP)  # a second sweep sends nothing twice
+    # Back. The worker reconnects by itself but may not consume again (Celery/Kombu with Redis:
+    # celery/celery#8091, #10205), so it is restarted, as README's operations section says to do after a
+    # broker restart. Then beat's sweep (run here) queues what was left in the outbox.
+    stack.kill(worker, signal.SIGTERM)
+    worker = stack.worker(db_name, "w2")
+    swept = stack.django(db_name, SWEEP_LATER)
+    assert swept[1] == 3 and swept[2] == 1  # three notifications and the withdrawal record were waiting
+    expected = sms_before + 2  # the request cancelled before its SMS could go out gets none ("request closed")
+    try:
+        wait_until(
+            lambda: (
+                stack.sql(db_name, "SELECT count(*) FROM identity_outboxmessage WHERE channel = 'sms'")[0][0]
+                >= expected
+            ),
+            120,
+            what="SMS drained",
+        )
+    except AssertionError as exc:
+        raise AssertionError(stack.log(f"worker-{db_name}-w2.log")[-5000:]) from exc
+    stack.django(db_name, SWEEP_LATER)  # a second sweep sends nothing twice
     time.sleep(3)
     per_request = stack.sql(
         db_name,
@@ -190,7 +210,7 @@ def test_requests_made_while_redis_is_down_commit_and_their_sms_go_out_once_it_i
         "ON a.notification_id = n.id AND a.channel = 'sms' AND a.ok WHERE n.request_id = ANY(%s) GROUP BY n.request_id",
         [created],
     )
-    assert dict(per_request) == dict.fromkeys(created, 1)
+    assert dict(per_request) == dict.fromkeys(created[1:], 1)
     assert stack.sql(db_name, "SELECT count(*) FROM identity_outboxmessage WHERE channel = 'sms'")[0][0] == expected
     wait_until(
         lambda: stack.sql(db_name, "SELECT count(*) FROM consent_artifact WHERE kind = 'revocation'") == [(1,)],
@@ -210,7 +230,7 @@ def api_body(phone: str) -> dict:
         "end_user_reference": "u-1",
         "end_user_verification_method": "mobile",
         "end_user_verification_reference": "chk-1",
-        "end_user_verified_at": "2026-01-01T00:00:00Z",
+        "end_user_verified_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
         "end_user_prompted_to_notify": True,
         "retention_days": 30,
         "notice_withdrawal": "In the portal, any time",
@@ -220,7 +240,7 @@ def api_body(phone: str) -> dict:
                 "operations": ["face_swap"],
                 "purpose": "Trailer",
                 "usage": "Online",
-                "valid_until": "2099-01-01",
+                "valid_until": (datetime.now(UTC) + timedelta(days=90)).date().isoformat(),
                 "samples": [{"name": "face.png", "content_base64": base64.b64encode(demo_png()).decode()}],
             }
         ],
