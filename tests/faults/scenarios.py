@@ -93,7 +93,7 @@ def grant_loop(*, rounds: int, phone_base: int, organization_id: int, operator_i
         try:
             organization = Organization.objects.get(pk=organization_id)
             operator = User.objects.get(pk=operator_id)
-            person = build_verified_person(phone=f"+86{phone_base + n}", id_number=id_number(phone_base % 1000 + n))
+            person = build_verified_person(phone=f"+86{phone_base + n}", id_number=id_number(500 + n))
             consent = build_granted_consent(
                 person=person, actor=operator, organization=organization, items=[face_item()]
             )
