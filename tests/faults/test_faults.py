@@ -295,7 +295,9 @@ def test_a_postgresql_restart_under_load_gives_clean_503s_and_no_half_written_co
     assert any(status == 503 for _k, status, _b in outage), "the outage was not seen"
     assert {status for _k, status, _b in answers} <= {200, 404, 503}, {s for _k, s, _b in answers}
     for kind, status, body in answers:
-        assert "Traceback" not in body and "OperationalError" not in body
+        assert "Traceback" not in body
+        if kind != "readyz":  # /readyz names the failing check's error for the operator, by design
+            assert "OperationalError" not in body
         if status == 503 and kind == "verify":
             assert json.loads(body)["code"] == "service_unavailable"
         if status == 503 and kind == "readyz":
