@@ -97,6 +97,7 @@ def grant_loop(*, rounds: int, phone_base: int, organization_id: int, operator_i
             consent = build_granted_consent(
                 person=person, actor=operator, organization=organization, items=[face_item()]
             )
+            granted += 1
             if n % 3 == 0:
                 services.consent_revoke(person=person, consent_id=consent.pk, reason="loop")
             done += 1

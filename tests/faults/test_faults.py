@@ -278,7 +278,8 @@ def test_a_postgresql_restart_under_load_gives_clean_503s_and_no_half_written_co
     )
     for thread in threads:
         thread.start()
-    time.sleep(2)
+    # Stop the database once the grant loop is under way, so that the outage cuts into its transactions.
+    wait_until(lambda: stack.sql(db_name, "SELECT count(*) FROM consent_consent")[0][0] >= 3, 120, what="grants")
     stack.pg_stop()
     down_from = len(answers)
     time.sleep(4)
