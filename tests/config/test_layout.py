@@ -147,6 +147,7 @@ INTERNAL_EXCEPTIONS = {
     "audit.models.AppendOnlyError",  # code tried to edit the log
     "audit.verify.BadCheckpoint",  # the audit_verify command turns it into its exit status
     "audit.note.NoteError",  # a malformed or forged signed note: verifiers turn it into their own answer
+    "consent.backup.BackupError",  # the backup_dump / backup_restore commands turn it into a CommandError
 }
 
 

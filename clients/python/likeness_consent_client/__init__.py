@@ -1,8 +1,31 @@
 """Client for the likeness consent service: `ConsentClient` for the API, `Verifier` for offline checks,
-`LogWitness` to keep the audit log honest."""
+`LogWitness` to keep the audit log honest, `label_file` to write an output's provenance into it (needs the
+`labels` extra)."""
 
 from likeness_consent_client.client import ApiError, ConsentClient
 from likeness_consent_client.verifier import Verifier, VerifyResult
 from likeness_consent_client.witness import LogError, LogWitness, verify_evidence
 
-__all__ = ["ApiError", "ConsentClient", "LogError", "LogWitness", "Verifier", "VerifyResult", "verify_evidence"]
+
+def __getattr__(name):
+    # The labelling helpers need Pillow, mutagen, PyAV and imagehash (the `labels` extra): imported on use.
+    if name in ("label_file", "perceptual_hash", "C2paCredentials", "UnsupportedFile"):
+        from likeness_consent_client import labels
+
+        return getattr(labels, name)
+    raise AttributeError(name)
+
+
+__all__ = [
+    "ApiError",
+    "C2paCredentials",
+    "ConsentClient",
+    "UnsupportedFile",
+    "Verifier",
+    "VerifyResult",
+    "label_file",
+    "LogError",
+    "LogWitness",
+    "perceptual_hash",
+    "verify_evidence",
+]
