@@ -9,8 +9,10 @@ export DJANGO_DEBUG ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium
+# `make bench` only: its own PostgreSQL cluster and Redis, and wrk to drive the load.
+BENCH_PACKAGES := postgresql redis-server wrk
 
-.PHONY: run test test-e2e deps system-deps clean
+.PHONY: run test test-e2e bench deps system-deps clean
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -24,6 +26,11 @@ test: deps
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e
+
+# The service on a production-like stack of its own (README "Performance"); BENCH_QUICK=1 for a short run.
+bench: deps
+	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
+	$(PY) bench/run.py
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var
