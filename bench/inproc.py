@@ -56,7 +56,11 @@ def verifier(base_url: str, token: str, audience: str, n: int) -> dict:
             rounds[name].append((time.perf_counter() - start) / (n // 5))
     raw_us = statistics.median(rounds["raw"]) * 1e6
     verifier_us = statistics.median(rounds["verifier"]) * 1e6
-    return {"raw_ed25519_us": round(raw_us, 1), "verifier_us": round(verifier_us, 1), "ratio": round(verifier_us / raw_us, 2)}
+    return {
+        "raw_ed25519_us": round(raw_us, 1),
+        "verifier_us": round(verifier_us, 1),
+        "ratio": round(verifier_us / raw_us, 2),
+    }
 
 
 def _django():
@@ -78,7 +82,9 @@ def grant(n: int) -> dict:
     person = Person.objects.order_by("id").first()
     answer, to_pdf = [], []
     for i in range(n):
-        request = build_request(actor=operator, organization=organization, phone=person.phone, end_user_reference=f"g{i}")
+        request = build_request(
+            actor=operator, organization=organization, phone=person.phone, end_user_reference=f"g{i}"
+        )
         request = ConsentRequest.objects.get(pk=request.pk)
         item_id = request.items.get(position=1).pk
         request_open(person=person, code=request.code)

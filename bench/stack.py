@@ -96,9 +96,7 @@ def _pem_material() -> dict[str, str]:
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
         .sign(signer, hashes.SHA256())
     )
     return {
@@ -113,7 +111,7 @@ class Stack:
 
     def __init__(self, *, gunicorn_workers: int = 2, keep: bool = False):
         self.workdir = Path(tempfile.mkdtemp(prefix="consent-bench-"))
-        os.chmod(self.workdir, 0o755)  # the postgres user reaches its data folder through here
+        os.chmod(self.workdir, 0o755)  # noqa: S103 (the postgres user reaches its data folder through here)
         self.gunicorn_workers = gunicorn_workers
         self.keep = keep
         self.processes: list[subprocess.Popen] = []
@@ -138,7 +136,7 @@ class Stack:
         pii = base64.b64encode(secrets.token_bytes(32)).decode()
         self.database_url = f"postgres://postgres@127.0.0.1:{self.pg_port}/consent"
         self._env = {
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": f"{ROOT}:{ROOT / 'clients' / 'python'}",
             "PYTHONDONTWRITEBYTECODE": "1",
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DJANGO_DEBUG": "0",
