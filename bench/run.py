@@ -35,7 +35,7 @@ CONFIG = {
     "small_consents": 1000,
     "large_consents": 20_000 if QUICK else 1_000_000,
     "large_presentations": 200_000 if QUICK else 10_000_000,
-    "audit_events": 2_000 if QUICK else 100_000,
+    "audit_events": 1_000 if QUICK else 10_000,  # through audit.record, one at a time (see README)
     "verifier_n": 2_000 if QUICK else 20_000,
     "pdf_n": 3 if QUICK else 20,
 }
