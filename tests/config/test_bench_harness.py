@@ -56,7 +56,7 @@ def result(*, verify_rps: float, verifier_ratio: float) -> dict:
         "quick": False,
         "seconds": 600,
         "config": {"connections": 32, "runs": 3, "seconds": 20, "small_consents": 1000},
-        "machine": {"cpus": 2, "cpu": "x", "platform": "p", "python": "3", "postgresql": "15", "wrk": "4", "load_before": 0},
+        "machine": {"cpus": 2, "cpu": "x", "platform": "p", "python": "3", "postgresql": "15", "wrk": "4", "load_before": 0},  # noqa: E501
         "small": {"bare": load(2000, 20), "healthz": load(1500, 20), "verify": load(verify_rps, 30)},
         "large": {"bare": load(2000, 20), "verify": load(verify_rps * 0.95, 30)},
         "seed_large": {"consents": 1_000_000, "presentations": 10_000_000},
