@@ -112,3 +112,27 @@ def test_revocation_is_still_seen_at_once_with_the_key_in_the_copy(consent):
     outcome = verify(consent)
     assert not outcome.active
     assert outcome.reason == tokens.VerifyReason.REVOKED
+
+
+def test_a_verify_call_is_three_statements_once_the_key_is_known(consent, organization):
+    """The API key, the consent (live, scoped to the caller) and the presentation's INSERT; nothing else."""
+    from rest_framework.test import APIClient
+
+    from consent import services
+    from consent.models import ApiKey, Presentation
+
+    _key, secret = services.api_key_create(
+        actor="test", organization=organization, name="v", scopes=[ApiKey.Scope.TOKENS_VERIFY]
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    body = {"token": consent.token.value, "modality": "face", "operation": "face_swap"}
+    client.post("/api/v1/tokens/verify", body, format="json")  # records the key's use, reads the signing key
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post("/api/v1/tokens/verify", body, format="json").json()["active"] is True
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(statements) == 3, statements
+    assert "consent_apikey" in statements[0]
+    assert "consent_consent" in statements[1] and str(organization.pk) in statements[1]
+    assert statements[2].startswith('INSERT INTO "consent_presentation"')
+    assert Presentation.objects.filter(consent=consent).count() == 2
