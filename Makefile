@@ -53,7 +53,7 @@ system-deps:
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	@test -x $(PY) || { python=$$(bin/find-python) && echo "Using $$python" && $$python -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e ./clients/python
+	$(PY) -m pip install --quiet -e '.[dev]' -e './clients/python[labels,c2pa]'
 	@touch $@
 
 locale/zh_Hans/LC_MESSAGES/django.mo: locale/zh_Hans/LC_MESSAGES/django.po $(VENV)/.installed

@@ -259,6 +259,12 @@ if AUDIT_RETENTION_DAYS < AUDIT_MIN_RETENTION_DAYS:
     )
 AUDIT_CHECKPOINT_EVERY = env.int("AUDIT_CHECKPOINT_EVERY", default=1000)
 
+# Output provenance (README "Output provenance"): how old the verify call before a generation job may be
+# when its output is registered, and how close two perceptual hashes (bits of 64) count as "similar".
+OUTPUT_PRESENTATION_MAX_AGE_MINUTES = env.int("OUTPUT_PRESENTATION_MAX_AGE_MINUTES", default=30)
+PROVENANCE_SIMILAR_MAX_DISTANCE = env.int("PROVENANCE_SIMILAR_MAX_DISTANCE", default=6)
+PROVENANCE_CHECK_MAX_BYTES = env.int("PROVENANCE_CHECK_MAX_BYTES", default=20 * 1024 * 1024)
+
 # Platform Ed25519 key (PEM) signing audit checkpoints. Generated under var/ in development.
 PLATFORM_SIGNING_KEY = env.str("PLATFORM_SIGNING_KEY", default="", multiline=True)
 if not PLATFORM_SIGNING_KEY and not DEBUG:

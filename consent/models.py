@@ -15,6 +15,7 @@ class ApiKey(models.Model):
         REQUESTS_WRITE = "requests:write", _("create and cancel consent requests")
         CONSENTS_READ = "consents:read", _("read consents and their tokens")
         TOKENS_VERIFY = "tokens:verify", _("verify consent tokens")
+        OUTPUTS_WRITE = "outputs:write", _("register generated outputs")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(_("name"), max_length=100)
@@ -437,3 +438,41 @@ class Artifact(models.Model):
 
     def __str__(self):
         return f"{self.kind} record of consent #{self.consent_id}"
+
+
+class Output(models.Model):
+    """A generated file registered by a service under a consent: the link from the output back to the consent."""
+
+    # The receipt id: in the signed receipt, the AIGC label's ProduceID and the public check's links.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="outputs")
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="outputs")
+    presentation = models.ForeignKey(Presentation, on_delete=models.PROTECT, related_name="outputs")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="+")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    media_type = models.CharField(max_length=100)
+    perceptual_hash = models.CharField(max_length=16, blank=True)
+    thumbnail = models.BinaryField(blank=True, default=b"")
+    receipt = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sha256"], name="output_unique_per_organization")
+        ]
+
+    def __str__(self):
+        return f"output {self.public_id} ({self.media_type})"
+
+
+class OutputDisplay(models.Model):
+    """The person's choice to see the thumbnails services send with their outputs (off unless they opt in)."""
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="output_display")
+    show_thumbnails = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.person_id}: thumbnails {'on' if self.show_thumbnails else 'off'}"

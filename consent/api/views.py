@@ -325,6 +325,9 @@ class TokenVerifyApi(APIView):
                 "Introspection",
                 {
                     "active": serializers.BooleanField(),
+                    "presentation_id": serializers.IntegerField(
+                        required=False, help_text="when active: name it to register the job's output"
+                    ),
                     "reason": serializers.CharField(required=False, help_text="only for the token's own audience"),
                 },
             ),
@@ -345,7 +348,7 @@ class TokenVerifyApi(APIView):
             media_sha256=media or None,
             require_media_binding=selectors.media_binding_required(organization=key.organization),
         )
-        services.presentation_record(
+        presentation = services.presentation_record(
             consent=outcome.consent,
             api_key=key,
             modality=values["modality"],
@@ -356,7 +359,8 @@ class TokenVerifyApi(APIView):
             client_ip=client_ip(request),
         )
         if outcome.active:
-            return Response({"active": True, **outcome.claims})
+            # presentation_id names this check when the job's output is registered (POST /outputs).
+            return Response({"active": True, **outcome.claims, "presentation_id": presentation.pk})
         body = {"active": False}
         if outcome.audience_matches and outcome.reason:
             body["reason"] = outcome.reason

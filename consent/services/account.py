@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from consent.models import Consent, ConsentRequest, RequestItem, Sample
+from consent.models import Consent, ConsentRequest, Output, RequestItem, Sample
 from consent.previews import preview_name
 from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
@@ -25,7 +25,7 @@ def _export_data(person: Person) -> dict:
     consents = (
         Consent.objects.filter(person=person)
         .select_related("organization")
-        .prefetch_related("presentations__organization", "artifacts")
+        .prefetch_related("presentations__organization", "artifacts", "outputs__organization")
     )
     requests = requests_addressed_to_person(person=person).select_related("organization").prefetch_related("items")
     id_number = person.id_number
@@ -85,6 +85,19 @@ def _export_data(person: Person) -> dict:
                     for p in c.presentations.all()
                 ],
                 "records": [f"records/consent-{c.pk}-{a.kind}.pdf" for a in c.artifacts.all()],
+                # What services registered as made under it, with the signed receipts (checkable from the JWKS).
+                "outputs": [
+                    {
+                        "receipt_id": str(o.public_id),
+                        "registered_at": o.created_at.isoformat(),
+                        "organization": o.organization.name,
+                        "media_type": o.media_type,
+                        "sha256": o.sha256,
+                        "consent_withdrawn_at": o.consent_withdrawn_at.isoformat() if o.consent_withdrawn_at else None,
+                        "receipt": o.receipt,
+                    }
+                    for o in c.outputs.all()
+                ],
             }
             for c in consents
         ],
@@ -134,6 +147,8 @@ def person_delete(*, person: Person) -> None:
             preview_name(sha256) for sha256 in samples.filter(kind=Sample.Kind.IMAGE).values_list("sha256", flat=True)
         ]
         samples.update(file="")
+        # Thumbnails services sent of the outputs may show the face too: they go as well (the receipts stay).
+        Output.objects.filter(consent__person=person).exclude(thumbnail=b"").update(thumbnail=b"")
         masked = ConsentRequest.objects.filter(person=person).update(person_phone=mask_phone(phone), person_email="")
         audit.record(person, "person.requests_detached", person, {"claimed": claimed, "masked": masked})
         person_erase(person=person)

@@ -166,6 +166,9 @@ AUDIT_ACTIONS = {
     "organization.settings_update": _("organisation settings changed"),
     "organization.unblock": _("person unblocked the organisation"),
     "organization.update": _("organisation profile changed"),
+    "output.consent_withdrawn": _("outputs marked: consent withdrawn"),
+    "output.display_set": _("output thumbnails shown or hidden"),
+    "output.register": _("generated output registered"),
     "person.requests_detached": _("person's requests detached"),
     "person.verify": _("person's identity checked"),
     "request.cancel": _("request cancelled"),
@@ -197,6 +200,7 @@ WEBHOOK_EVENT_TYPES = {
     "consent.revoked": _("consent withdrawn"),
     "consent.expired": _("consent expired"),
     "request.expired": _("request expired"),
+    "output.consent_withdrawn": _("output's consent withdrawn: take it down"),
 }
 
 
@@ -215,6 +219,7 @@ AUDIT_TARGETS = {
     "consent.webhookendpoint": _("webhook endpoint"),
     "consent.webhookevent": _("webhook event"),
     "consent.notification": _("notice"),
+    "consent.output": _("generated output"),
     "identity.user": _("operator"),
     "identity.membership": _("membership"),
     "identity.organization": _("organisation"),
