@@ -1,6 +1,7 @@
 # Two commands: `make run` (install what is missing, migrate, demo data, serve on 127.0.0.1:8000)
 # and `make test` (ruff, migrations check, the pytest suite). The browser journeys in real Chromium
 # are the slowest part, so they have their own target, `make test-e2e`, which .ci/run runs as well.
+# `make test-faults` kills and restarts a private PostgreSQL, Redis, web and worker processes (a few minutes).
 
 SHELL := /bin/bash
 VENV := .venv
@@ -9,10 +10,12 @@ export DJANGO_DEBUG ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium
+# The fault suite runs its own PostgreSQL cluster (initdb, pg_ctl, pg_dump, pg_restore) and Redis server.
+FAULT_PACKAGES := postgresql redis-server
 # `make bench` only: its own PostgreSQL cluster and Redis, and wrk to drive the load.
 BENCH_PACKAGES := postgresql redis-server wrk
 
-.PHONY: run test test-e2e bench deps system-deps clean
+.PHONY: run test test-e2e test-faults bench deps system-deps fault-deps clean
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -22,10 +25,13 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -n 2 -m "not e2e"
+	$(VENV)/bin/pytest -n 2 -m "not e2e and not faults"
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e
+
+test-faults: deps fault-deps
+	$(VENV)/bin/pytest -p no:xdist -m faults tests/faults
 
 # The service on a production-like stack of its own (README "Performance"); BENCH_QUICK=1 for a short run.
 bench: deps
@@ -34,6 +40,9 @@ bench: deps
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var
+
+fault-deps:
+	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(FAULT_PACKAGES)"
 
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -247,6 +248,7 @@ CELERY_BEAT_SCHEDULE = {
     "consent-expire": {"task": "consent.tasks.consent_expire_task", "schedule": timedelta(minutes=5)},
     "consent-logs-purge-daily": {"task": "consent.tasks.consent_logs_purge_task", "schedule": timedelta(hours=24)},
     "consent-sweep": {"task": "consent.tasks.consent_sweep_task", "schedule": timedelta(minutes=1)},
+    "samples-erase-hourly": {"task": "consent.tasks.samples_erase_task", "schedule": timedelta(hours=1)},
 }
 
 # Audit log (Provisions Art. 10; Cybersecurity Law Art. 21 requires at least six months).
@@ -322,6 +324,15 @@ if not DEBUG and REALNAME_BACKEND.endswith("ChecksumOnlyVerifier"):
 # Consent requests.
 CONSENT_MAX_VALIDITY_DAYS = env.int("CONSENT_MAX_VALIDITY_DAYS", default=365)
 CONSENT_DENIAL_COOLDOWN_DAYS = env.int("CONSENT_DENIAL_COOLDOWN_DAYS", default=30)
+# Reference samples are erased this many days after the consent ends (per request, 0 = at once), never later
+# than the platform maximum; the retention task runs hourly through beat.
+SAMPLE_RETENTION_DEFAULT_DAYS = env.int("SAMPLE_RETENTION_DEFAULT_DAYS", default=30)
+SAMPLE_RETENTION_MAX_DAYS = env.int("SAMPLE_RETENTION_MAX_DAYS", default=180)
+if not 0 <= SAMPLE_RETENTION_DEFAULT_DAYS <= SAMPLE_RETENTION_MAX_DAYS:
+    raise ImproperlyConfigured(
+        f"SAMPLE_RETENTION_DEFAULT_DAYS={SAMPLE_RETENTION_DEFAULT_DAYS} must lie between 0 and "
+        f"SAMPLE_RETENTION_MAX_DAYS={SAMPLE_RETENTION_MAX_DAYS}."
+    )
 # Request notifications (each one an SMS): per phone per day from one organisation and from all of them,
 # per organisation per hour.
 NOTIFY_LIMIT_PER_ORGANIZATION_PHONE_DAY = env.int("NOTIFY_LIMIT_PER_ORGANIZATION_PHONE_DAY", default=3)

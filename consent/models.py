@@ -99,7 +99,10 @@ class ConsentRequest(models.Model):
     language = models.CharField(max_length=8, default="zh-hans")
     notice_processor = models.CharField(max_length=200)
     notice_contact = models.CharField(max_length=300)
-    notice_retention = models.CharField(max_length=300)
+    # How long the reference samples are kept after the item's consent ends (or the item is denied,
+    # cancelled or expires); the retention task erases them then. Bounded by SAMPLE_RETENTION_MAX_DAYS.
+    retention_days = models.PositiveSmallIntegerField(default=30)
+    notice_retention = models.CharField(max_length=300, blank=True)  # optional further words (e.g. outputs)
     notice_withdrawal = models.CharField(max_length=300)
     notice_recipients = models.CharField(max_length=300, blank=True)
     expires_at = models.DateTimeField(db_index=True)
@@ -166,6 +169,8 @@ class Sample(models.Model):
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     original_name = models.CharField(max_length=200, blank=True)
+    # Set when the file (and its preview) was deleted, on schedule or with the account; the hash stays.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.kind} {self.sha256[:12]}"

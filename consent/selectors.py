@@ -182,18 +182,24 @@ def consent_get_for_person(*, person: Person, consent_id: int) -> Consent:
 
 
 def sample_get_for_person(*, person: Person, code: str, item_id: int, sample_id: int) -> Sample:
-    """A sample of an item of a request this person opened; anything else is a 404."""
-    sample = Sample.objects.filter(
-        pk=sample_id, item_id=item_id, item__request__code=code, item__request__person=person
-    ).first()
+    """A sample of an item of a request this person opened, not yet erased; anything else is a 404."""
+    sample = (
+        Sample.objects.filter(pk=sample_id, item_id=item_id, item__request__code=code, item__request__person=person)
+        .exclude(file="")
+        .first()
+    )
     if sample is None:
         raise Http404
     return sample
 
 
 def sample_get_for_operator(*, user: User, sample_id: int) -> Sample:
-    """A sample of a request made by an organisation the operator belongs to (any role)."""
-    sample = Sample.objects.filter(pk=sample_id, item__request__organization__memberships__user=user).first()
+    """A sample of a request made by an organisation the operator belongs to (any role), not yet erased."""
+    sample = (
+        Sample.objects.filter(pk=sample_id, item__request__organization__memberships__user=user)
+        .exclude(file="")
+        .first()
+    )
     if sample is None:
         raise Http404
     return sample

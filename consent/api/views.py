@@ -118,7 +118,21 @@ class RequestCreateApi(APIView):
         end_user_verification_reference = serializers.CharField(max_length=100)
         end_user_verified_at = serializers.DateTimeField()
         end_user_prompted_to_notify = serializers.BooleanField()
-        notice_retention = serializers.CharField(max_length=300)
+        retention_days = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Days the reference samples are kept after the consent ends (or the item is denied, "
+            "cancelled or expires); then they are erased. 0 to SAMPLE_RETENTION_MAX_DAYS (180 by default); "
+            "omitted: SAMPLE_RETENTION_DEFAULT_DAYS (30 by default).",
+        )
+        notice_retention = serializers.CharField(
+            max_length=300,
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="Optional further words on keeping (e.g. of the outputs); the person sees them under the days.",
+        )
         notice_withdrawal = serializers.CharField(max_length=300)
         notice_recipients = serializers.CharField(max_length=300, required=False, default="")
         items = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=10)

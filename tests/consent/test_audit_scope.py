@@ -35,6 +35,7 @@ ORGANIZATION_ACTIONS = {
     "consent.grant",
     "consent.revoke",
     "item.deny",
+    "item.samples_erase",
     "membership.create",
     "membership.invitation_accept",
     "membership.invitation_revoke",
@@ -230,6 +231,7 @@ def _request_flows(operator, organization, monkeypatch):
     with pytest.raises(GatewayUnavailable):  # the task's last attempt
         notify.notification_deliver(notification_id=fourth.notifications.latest("pk").pk, final=True)
     services.consents_expire(now=timezone.now() + timedelta(days=400))
+    services.samples_erase_due(now=timezone.now() + timedelta(days=400 + 181))  # item.samples_erase
 
 
 def _key_and_endpoint_flows(operator, organization):
