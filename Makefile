@@ -12,8 +12,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium
 # The fault suite runs its own PostgreSQL cluster (initdb, pg_ctl, pg_dump, pg_restore) and Redis server.
 FAULT_PACKAGES := postgresql redis-server
+# `make bench` only: its own PostgreSQL cluster and Redis, and wrk to drive the load.
+BENCH_PACKAGES := postgresql redis-server wrk
 
-.PHONY: run test test-e2e test-faults deps system-deps fault-deps clean
+.PHONY: run test test-e2e test-faults bench deps system-deps fault-deps clean
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -30,6 +32,11 @@ test-e2e: deps
 
 test-faults: deps fault-deps
 	$(VENV)/bin/pytest -p no:xdist -m faults tests/faults
+
+# The service on a production-like stack of its own (README "Performance"); BENCH_QUICK=1 for a short run.
+bench: deps
+	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
+	$(PY) bench/run.py
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var

@@ -395,6 +395,8 @@ if not DEBUG and CACHES["default"]["BACKEND"].rsplit(".", 1)[-1] in ("LocMemCach
 # client address is REMOTE_ADDR. Each trusted proxy appends the address it saw, so the client is the
 # entry this many places from the right; anything further left was written by the client.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# `make bench` only: serve /bench/bare, a fixed JSON answer that the verify endpoint is measured against.
+BENCH_BARE_VIEW = env.bool("BENCH_BARE_VIEW", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
