@@ -8,9 +8,9 @@ PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium espeak-ng
 
-.PHONY: run test test-e2e deps system-deps clean
+.PHONY: run test test-e2e deps system-deps clean likeness
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -47,7 +47,16 @@ $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	@test -x $(PY) || { python=$$(bin/find-python) && echo "Using $$python" && $$python -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]' -e ./clients/python
+	@$(MAKE) --no-print-directory likeness
 	@touch $@
+
+# The optional same-person check (~485 MB). If it cannot be installed (no wheels for this platform),
+# everything else still works and the office says the check is off. silero-vad and resemblyzer go in
+# with --no-deps: only their model files are used, and their declared PyTorch would be gigabytes.
+likeness:
+	@$(PY) -m pip install --quiet -e '.[likeness]' \
+	    && $(PY) -m pip install --quiet --no-deps 'silero-vad>=5.1' 'resemblyzer>=0.1.4' \
+	    || echo "NOTE: the likeness extra could not be installed; recorded statements cannot be checked here."
 
 locale/zh_Hans/LC_MESSAGES/django.mo: locale/zh_Hans/LC_MESSAGES/django.po $(VENV)/.installed
 	$(PY) manage.py compilemessages --ignore .venv -l zh_Hans

@@ -51,3 +51,9 @@ def consent_sweep_task():
 @shared_task
 def consent_logs_purge_task():
     return services.consent_logs_purge()
+
+
+@shared_task
+def statement_check_task(statement_id: int):
+    """The same-person check of one recorded statement (a few seconds of CPU; idempotent)."""
+    return services.statement_check(statement_id=statement_id).state

@@ -11,4 +11,5 @@ from consent.services.organization_settings import *  # noqa: F403
 from consent.services.presentations import *  # noqa: F403
 from consent.services.requests import *  # noqa: F403
 from consent.services.retention import *  # noqa: F403
+from consent.services.statements import *  # noqa: F403
 from consent.services.webhooks import *  # noqa: F403
