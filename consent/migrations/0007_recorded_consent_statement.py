@@ -6,47 +6,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consent', '0006_organization_settings_media_binding'),
-        ('identity', '0009_invitations'),
+        ("consent", "0006_organization_settings_media_binding"),
+        ("identity", "0009_invitations"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='consentrequest',
-            name='statement_required',
-            field=models.BooleanField(default=False, verbose_name='recorded statement required'),
+            model_name="consentrequest",
+            name="statement_required",
+            field=models.BooleanField(default=False, verbose_name="recorded statement required"),
         ),
         migrations.AddField(
-            model_name='organizationsettings',
-            name='statement_policy',
-            field=models.CharField(choices=[('asked', 'only when the request asks for one'), ('voice_cloning', 'for every request with voice cloning'), ('always', 'for every request')], default='asked', max_length=16, verbose_name='recorded consent statement'),
+            model_name="organizationsettings",
+            name="statement_policy",
+            field=models.CharField(
+                choices=[
+                    ("asked", "only when the request asks for one"),
+                    ("voice_cloning", "for every request with voice cloning"),
+                    ("always", "for every request"),
+                ],
+                default="asked",
+                max_length=16,
+                verbose_name="recorded consent statement",
+            ),
         ),
         migrations.CreateModel(
-            name='Statement',
+            name="Statement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=6)),
-                ('language', models.CharField(default='zh-hans', max_length=8)),
-                ('state', models.CharField(choices=[('awaiting', 'waiting for the recording'), ('checking', 'being checked'), ('passed', 'matches the samples'), ('needs_review', 'needs review'), ('approved', 'approved by the organisation'), ('refused', 'refused by the organisation')], db_index=True, default='awaiting', max_length=16)),
-                ('file', models.FileField(blank=True, upload_to='statements/%Y/%m/')),
-                ('content_type', models.CharField(blank=True, max_length=60)),
-                ('size', models.PositiveIntegerField(default=0)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('duration_seconds', models.FloatField(blank=True, null=True)),
-                ('has_video', models.BooleanField(default=False)),
-                ('recorded_at', models.DateTimeField(blank=True, null=True)),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('checked_at', models.DateTimeField(blank=True, null=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('review_reason', models.CharField(blank=True, max_length=500)),
-                ('erased_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='statements', to='identity.person')),
-                ('request', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='statement', to='consent.consentrequest')),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.CharField(max_length=6)),
+                ("language", models.CharField(default="zh-hans", max_length=8)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("awaiting", "waiting for the recording"),
+                            ("checking", "being checked"),
+                            ("passed", "matches the samples"),
+                            ("needs_review", "needs review"),
+                            ("approved", "approved by the organisation"),
+                            ("refused", "refused by the organisation"),
+                        ],
+                        db_index=True,
+                        default="awaiting",
+                        max_length=16,
+                    ),
+                ),
+                ("file", models.FileField(blank=True, upload_to="statements/%Y/%m/")),
+                ("content_type", models.CharField(blank=True, max_length=60)),
+                ("size", models.PositiveIntegerField(default=0)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("duration_seconds", models.FloatField(blank=True, null=True)),
+                ("has_video", models.BooleanField(default=False)),
+                ("recorded_at", models.DateTimeField(blank=True, null=True)),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("checked_at", models.DateTimeField(blank=True, null=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("review_reason", models.CharField(blank=True, max_length=500)),
+                ("erased_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="statements", to="identity.person"
+                    ),
+                ),
+                (
+                    "request",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="statement",
+                        to="consent.consentrequest",
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]

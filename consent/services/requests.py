@@ -287,9 +287,8 @@ def terms_for_item(request: ConsentRequest, position: int, item: ItemInput, samp
 
 def _statement_required(organization: Organization, data: RequestInput) -> bool:
     """Asked by the request, or required by the organisation's policy (for voice cloning or always)."""
-    policy = (
-        OrganizationSettings.objects.filter(organization=organization).values_list("statement_policy", flat=True).first()
-    )
+    settings_row = OrganizationSettings.objects.filter(organization=organization)
+    policy = settings_row.values_list("statement_policy", flat=True).first()
     if data.statement_required or policy == StatementPolicy.ALWAYS:
         return True
     return policy == StatementPolicy.VOICE_CLONING and any(

@@ -10,8 +10,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 import audit
@@ -27,8 +26,8 @@ __all__ = [
     "statement_check",
     "statement_erase",
     "statement_evidence",
-    "statement_recording",
     "statement_record",
+    "statement_recording",
     "statement_review",
     "statement_start",
     "statement_text",
