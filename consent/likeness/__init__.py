@@ -7,7 +7,7 @@ the rest of the service works as before.
 from importlib.metadata import PackageNotFoundError, distribution
 from importlib.util import find_spec
 
-REQUIRED_MODULES = ("av", "numpy", "onnxruntime", "dlib")
+REQUIRED_MODULES = ("av", "numpy", "onnxruntime", "dlib", "threadpoolctl")
 REQUIRED_FILES = (
     ("silero-vad", "silero_vad/data/silero_vad.onnx"),
     ("resemblyzer", "resemblyzer/pretrained.pt"),
