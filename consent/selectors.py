@@ -206,6 +206,22 @@ def statement_of_request(request: ConsentRequest) -> Statement | None:
     return Statement.objects.filter(request=request).select_related("reviewed_by").first()
 
 
+def statement_get_for_organization(*, organization: Organization, statement_id: int) -> Statement:
+    """A statement of one of the organisation's requests (the office page, scoped to its ?org=)."""
+    statement = (
+        Statement.objects.filter(pk=statement_id, request__organization=organization)
+        .select_related("request__organization", "person", "reviewed_by")
+        .first()
+    )
+    if statement is None:
+        raise Http404
+    return statement
+
+
+def samples_of_request(request: ConsentRequest) -> list[Sample]:
+    return list(Sample.objects.filter(item__request=request).select_related("item").order_by("item__position", "pk"))
+
+
 def statement_get_for_operator(*, user: User, statement_id: int) -> Statement:
     """A statement of a request made by an organisation the operator belongs to (any role)."""
     statement = (
