@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from consent import likeness, previews, selectors, services
 from consent.errors import ConsentError
+from consent.models import Statement
 from consent.office.access import office_view, render_office
 from consent.office.forms import StatementReviewForm
 from consent.services.statements import statement_text
@@ -47,7 +48,7 @@ def statement_review(request, membership, pk):
                 approve=approve,
                 reason=form.cleaned_data["reason"],
             )
-        except services.Statement.DoesNotExist as exc:
+        except Statement.DoesNotExist as exc:
             raise Http404 from exc
         except ConsentError as exc:
             form_error_add(form, exc, field="decision")

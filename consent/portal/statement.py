@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from consent import previews, selectors, services
-from consent.errors import ConsentError
+from consent.errors import ConsentError, NotForThisPerson
 from consent.models import ConsentRequest
 from consent.portal.forms import StatementForm
 from errors.surfaces import form_error_add
@@ -30,6 +30,10 @@ def statement(request, code):
 @csrf_protect
 @identity_required
 def _statement(request, code):
+    try:  # the link may be followed straight from the request's SMS, as the request page is
+        services.request_open(person=request.person, code=code)
+    except (ConsentRequest.DoesNotExist, NotForThisPerson) as exc:
+        raise Http404 from exc
     consent_request = selectors.request_get_for_person(person=request.person, code=code)
     if not consent_request.statement_required:
         return redirect("portal:request", code=code)

@@ -9,10 +9,11 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from consent.models import Consent, ConsentRequest, RequestItem, Sample
+from consent.models import Consent, ConsentRequest, RequestItem, Sample, Statement
 from consent.previews import preview_name
 from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
+from consent.services.statements import statement_erase
 from identity.crypto import mask_phone
 from identity.models import Person
 from identity.services import person_erase
@@ -134,6 +135,9 @@ def person_delete(*, person: Person) -> None:
             preview_name(sha256) for sha256 in samples.filter(kind=Sample.Kind.IMAGE).values_list("sha256", flat=True)
         ]
         samples.update(file="")
+        # Recorded statements are the person's face and voice too (their hashes stay, as the samples' do).
+        for statement_id in Statement.objects.filter(person=person).exclude(file="").values_list("pk", flat=True):
+            statement_erase(statement_id=statement_id, actor=person, reason="account deleted")
         masked = ConsentRequest.objects.filter(person=person).update(person_phone=mask_phone(phone), person_email="")
         audit.record(person, "person.requests_detached", person, {"claimed": claimed, "masked": masked})
         person_erase(person=person)

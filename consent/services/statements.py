@@ -26,6 +26,7 @@ __all__ = [
     "statement_check",
     "statement_erase",
     "statement_evidence",
+    "statement_needs_video",
     "statement_record",
     "statement_recording",
     "statement_review",
@@ -128,7 +129,10 @@ def statement_record(*, person: Person, request_id: int, content: bytes) -> Stat
     the statement has passed or been decided by the organisation."""
     content_type = _sniff(content)
     request = ConsentRequest.objects.get(pk=request_id, person=person)
-    duration, has_video = _probe(content, needs_video=statement_needs_video(request))
+    needs_video = statement_needs_video(request)
+    if needs_video and content_type.startswith("audio/"):
+        raise StatementInvalid(reason=_("this request is about your face, so the recording must be a video."))
+    duration, has_video = _probe(content, needs_video=needs_video)
     with transaction.atomic():
         statement = Statement.objects.select_for_update().select_related("request").get(request_id=request_id)
         if request.state != ConsentRequest.State.PENDING:
