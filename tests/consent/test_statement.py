@@ -113,12 +113,21 @@ def test_the_recording_is_encrypted_at_rest_and_served_only_to_its_person(person
     assert Client().get(f"/r/{voice_request.code}/statement/recording/").status_code == 404
 
 
-def test_another_person_gets_404_for_the_statement(voice_request, organization, operator, client):
+def test_another_verified_person_gets_404_for_the_statement(person_client, voice_request, client_factory):
+    from django.http import Http404
+
+    from consent import selectors
+    from consent.builders import build_verified_person
     from tests.consent.conftest import portal_sign_in
 
-    stranger = portal_sign_in(client, phone="+8613700000000")
-    assert stranger.phone != PERSON_PHONE
-    assert client.get(f"/r/{voice_request.code}/statement/recording/").status_code == 404
+    _record(person_client, voice_request)
+    stranger = build_verified_person(phone="+8613700000000", legal_name="李四", id_number="110101199003070011")
+    other = client_factory()
+    portal_sign_in(other, phone=stranger.phone)
+    assert other.get(f"/r/{voice_request.code}/statement/recording/").status_code == 404
+    assert other.get(f"/r/{voice_request.code}/statement/").status_code == 404
+    with pytest.raises(Http404):  # the selector's own filter, whatever the view checks first
+        selectors.statement_get_for_person(person=stranger, code=voice_request.code)
 
 
 def test_limits_give_clear_messages_and_change_nothing(person_client, voice_request, settings):
