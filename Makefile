@@ -1,6 +1,7 @@
 # Two commands: `make run` (install what is missing, migrate, demo data, serve on 127.0.0.1:8000)
 # and `make test` (ruff, migrations check, the pytest suite). The browser journeys in real Chromium
-# are the slowest part, so they have their own target, `make test-e2e`, which .ci/run runs as well.
+# are the slowest part, so they have their own target, `make test-e2e`, which .ci/run runs as well, and
+# so do the face and voice models (`make test-likeness`).
 
 SHELL := /bin/bash
 VENV := .venv
@@ -10,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium espeak-ng
 
-.PHONY: run test test-e2e deps system-deps clean likeness
+.PHONY: run test test-e2e test-likeness deps system-deps clean likeness
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -20,10 +21,14 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -n 2 -m "not e2e"
+	$(VENV)/bin/pytest -n 2 -m "not e2e and not likeness"
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e
+
+# The face and voice models on real photos and voices (~30 s); skipped with the reason without the extra.
+test-likeness: deps
+	$(VENV)/bin/pytest -n 2 -m "likeness and not e2e"
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var
