@@ -273,8 +273,23 @@ def statement_erase(*, statement_id: int, actor, reason: str) -> bool:
     return True
 
 
+def _decimal_strings(value):
+    """Scores as decimal strings: the receipt is canonical JSON, which has no floats (their text is ambiguous)."""
+    if isinstance(value, float):
+        return format(value, "g")
+    if isinstance(value, dict):
+        return {key: _decimal_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decimal_strings(item) for item in value]
+    return value
+
+
 def statement_evidence(statement: Statement) -> dict:
     """What a consent's evidence (and so its receipt and signed record) says about the statement."""
+    return _decimal_strings(_evidence(statement))
+
+
+def _evidence(statement: Statement) -> dict:
     evidence = {
         "sha256": statement.sha256,
         "number": statement.number,

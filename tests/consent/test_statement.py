@@ -271,3 +271,30 @@ def test_deleting_the_account_erases_the_recording(person_client, voice_request,
     assert not path.exists()
     assert statement.sha256  # the hash stays as evidence
     assert ConsentRequest.objects.get(pk=voice_request.pk).statement.sha256 == statement.sha256
+
+
+@pytest.mark.pdf
+def test_the_signed_record_and_its_receipt_carry_the_statement(person_client, voice_request, operator):
+    import io
+    import json
+    import re
+
+    import pypdf
+
+    from consent.models import Artifact
+
+    _record(person_client, voice_request)
+    statement = Statement.objects.get(request=voice_request)
+    services.statement_review(
+        actor=operator, organization=voice_request.organization, statement_id=statement.pk, approve=True, reason="ok"
+    )
+    consent = services.consent_grant(actor=person_client.person, item_id=_item(voice_request).pk)
+    with Artifact.objects.get(consent=consent, kind="grant").file.open("rb") as handle:
+        reader = pypdf.PdfReader(io.BytesIO(handle.read()))
+    (raw,) = reader.attachments["receipt.json"]
+    receipt = json.loads(raw)
+    assert receipt["statement"]["sha256"] == statement.sha256
+    assert receipt["statement"]["outcome"] == "approved"
+    text = re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
+    assert statement.sha256 in text
+    assert "录制的同意声明" in text and statement.number in text
