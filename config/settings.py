@@ -330,7 +330,7 @@ STATEMENT_MAX_BYTES = env.int("STATEMENT_MAX_BYTES", default=25 * 1024 * 1024)
 STATEMENT_MIN_SECONDS = env.float("STATEMENT_MIN_SECONDS", default=2.0)
 STATEMENT_MAX_SECONDS = env.float("STATEMENT_MAX_SECONDS", default=60.0)
 LIKENESS_FACE_MAX_DISTANCE = env.float("LIKENESS_FACE_MAX_DISTANCE", default=0.6)
-LIKENESS_VOICE_MIN_SIMILARITY = env.float("LIKENESS_VOICE_MIN_SIMILARITY", default=0.88)
+LIKENESS_VOICE_MIN_SIMILARITY = env.float("LIKENESS_VOICE_MIN_SIMILARITY", default=0.80)
 # Width × height an image sample may have, read from its header before any pixel is decoded.
 SAMPLE_MAX_PIXELS = env.int("SAMPLE_MAX_PIXELS", default=40_000_000)
 SAMPLES_MAX_PER_ITEM = env.int("SAMPLES_MAX_PER_ITEM", default=5)
