@@ -5,7 +5,7 @@ import io
 import numpy as np
 
 SAMPLE_RATE = 16_000
-MAX_FRAMES = 6  # frames looked at for a face: enough to survive a blink or a turned head
+MAX_FRAMES = 3  # frames looked at for a face (spread over the recording): a blink or a turned head in one is outvoted
 MAX_SIDE = 640  # frames are scaled down to this before the face detector (the figures in bench/ use it)
 
 
