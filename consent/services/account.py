@@ -13,7 +13,7 @@ from consent.models import Consent, ConsentRequest, RequestItem, Sample, Stateme
 from consent.previews import preview_name
 from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
-from consent.services.statements import statement_erase
+from consent.services.statements import statement_erase, statement_recording
 from identity.crypto import mask_phone
 from identity.models import Person
 from identity.services import person_erase
@@ -90,6 +90,20 @@ def _export_data(person: Person) -> dict:
             for c in consents
         ],
         "blocked_organizations": [b.organization.name for b in person.blocks.select_related("organization")],
+        "statements": [
+            {
+                "request_id": st.request_id,
+                "organization": st.request.organization.name,
+                "state": st.state,
+                "number": st.number,
+                "recorded_at": st.recorded_at.isoformat() if st.recorded_at else None,
+                "sha256": st.sha256,
+                "check": st.result,
+                "review_reason": st.review_reason,
+                "recording": f"statements/request-{st.request_id}" if st.file else None,
+            }
+            for st in Statement.objects.filter(person=person).select_related("request__organization")
+        ],
     }
 
 
@@ -103,6 +117,8 @@ def person_export(*, person: Person) -> bytes:
             for artifact in consent.artifacts.all():
                 with artifact.file.open("rb") as handle:
                     archive.writestr(f"records/consent-{consent.pk}-{artifact.kind}.pdf", handle.read())
+        for statement in Statement.objects.filter(person=person).exclude(file=""):
+            archive.writestr(f"statements/request-{statement.request_id}", statement_recording(statement))
     audit.record(person, "person.export", person, {})
     return buffer.getvalue()
 

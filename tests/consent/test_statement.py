@@ -298,3 +298,15 @@ def test_the_signed_record_and_its_receipt_carry_the_statement(person_client, vo
     text = re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
     assert statement.sha256 in text
     assert "录制的同意声明" in text and statement.number in text
+
+
+def test_the_persons_copy_of_their_data_holds_the_statement_and_its_recording(person_client, voice_request):
+    import io
+    import json
+    import zipfile
+
+    _record(person_client, voice_request)
+    archive = zipfile.ZipFile(io.BytesIO(services.person_export(person=person_client.person)))
+    (statement,) = json.loads(archive.read("data.json"))["statements"]
+    assert statement["sha256"] == hashlib.sha256(SILENCE).hexdigest()
+    assert archive.read(statement["recording"]) == SILENCE
