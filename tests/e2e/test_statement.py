@@ -12,6 +12,7 @@ from consent.builders import build_request, face_item, voice_item
 from consent.models import RequestItem, Statement
 from consent.services.requests import SampleInput
 from tests.consent.conftest import PERSON_PHONE, last_code
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS, path_of
 from tests.e2e.test_portal import signs_in_and_verifies_identity
 from tests.likeness_media import SAMPLE_TEXT, STATEMENT, astronaut, png, requires_likeness, speech
@@ -84,6 +85,7 @@ def test_the_person_records_the_statement_in_the_browser_and_then_grants(
     page.get_by_role("link", name="Record your statement", exact=True).click()
     page.wait_for_url("**/statement/")
     expect(page.locator("#statement-text")).to_contain_text(organization.name)
+    assert_accessible(page, "statement page")
 
     page.get_by_role("button", name="Start recording").click()
     expect(page.locator("#recorder-live")).to_be_visible()
@@ -101,6 +103,7 @@ def test_the_person_records_the_statement_in_the_browser_and_then_grants(
     assert statement.state == Statement.State.PASSED, statement.result.get("voice")
     expect(page.get_by_text("Your statement matches the samples")).to_be_visible()
     expect(page.locator("video[src$='/statement/recording/']")).to_be_visible()
+    assert_accessible(page, "statement checked")
 
     page.get_by_role("link", name="Back to the request").click()
     page.locator("section.item").nth(0).get_by_role("button", name="Agree to this item").click()
