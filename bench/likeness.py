@@ -149,7 +149,7 @@ def main() -> None:
             timed(lambda: one_thread(lambda: [a @ b for _ in range(200)])),
         ),
         (
-            "floor: decode the 3 s recording (audio + 6 frames), no model",
+            "floor: decode the 3 s recording (audio + 3 frames), no model",
             timed(lambda: (media.audio_16k(recording), media.video_frames(recording))),
         ),
         ("decode PNG + face embed, 640x480 frame", timed(lambda: face.embeddings(media.image_rgb(frame_png)))),
