@@ -93,7 +93,7 @@ def audio_response(sample: Sample, range_header: str = "") -> HttpResponse:
 
 def statement_response(statement, range_header: str = "") -> HttpResponse:
     """A recorded statement, decrypted, for the person or an operator of the organisation; never cached."""
-    from consent.services.statements import statement_recording
+    from consent.services.statements import statement_recording  # the services import this module: a cycle
 
     return media_response(statement_recording(statement), statement.content_type, range_header)
 

@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from consent.likeness import face, media, vad, voice
 
@@ -47,8 +48,6 @@ def _voice_similarity(speech: np.ndarray, samples: list[bytes]) -> dict:
 def run(**kwargs) -> dict:
     """See `_run`. One BLAS/OpenMP thread: many-threaded BLAS on small LSTM steps is ten times slower
     on a busy machine (measured: 8.4 s instead of 0.8 s for 5 s of speech), and workers run checks in parallel."""
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=1):
         return _run(**kwargs)
 

@@ -7,6 +7,7 @@ from functools import cache
 from importlib.metadata import distribution, version
 from pathlib import Path
 
+import dlib
 import numpy as np
 
 MODELS = "face_recognition_models/models/"
@@ -27,8 +28,6 @@ def model_path(name: str) -> Path:
 
 @cache
 def _models():
-    import dlib
-
     return (
         dlib.get_frontal_face_detector(),
         dlib.shape_predictor(str(model_path(LANDMARKS))),

@@ -2,7 +2,9 @@
 
 import io
 
+import av
 import numpy as np
+from PIL import Image
 
 SAMPLE_RATE = 16_000
 MAX_FRAMES = 3  # frames looked at for a face (spread over the recording): a blink or a turned head in one is outvoted
@@ -14,8 +16,6 @@ class MediaError(Exception):
 
 
 def _open(content: bytes):
-    import av
-
     try:
         return av.open(io.BytesIO(content), mode="r")
     except (av.FFmpegError, ValueError) as exc:
@@ -33,8 +33,6 @@ def duration_seconds(content: bytes) -> float:
 
 def audio_16k(content: bytes) -> np.ndarray:
     """The first audio stream as float32 mono at 16 kHz (empty if there is none)."""
-    import av
-
     chunks = []
     with _open(content) as container:
         if not container.streams.audio:
@@ -53,8 +51,6 @@ def audio_16k(content: bytes) -> np.ndarray:
 
 def video_frames(content: bytes, *, limit: int = MAX_FRAMES) -> list[np.ndarray]:
     """Up to `limit` RGB frames spread over the video, each at most MAX_SIDE pixels on its longer side."""
-    import av
-
     with _open(content) as container:
         if not container.streams.video:
             return []
@@ -78,8 +74,6 @@ def _rgb(frame) -> np.ndarray:
 
 def image_rgb(content: bytes) -> np.ndarray:
     """A still image (a face sample) as RGB, scaled like the video frames."""
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(content)) as image:
             image = image.convert("RGB")

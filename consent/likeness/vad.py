@@ -5,6 +5,7 @@ from importlib.metadata import distribution, version
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 
 WINDOW = 512
 CONTEXT = 64  # silero v5+ sees the last 64 samples of the previous window too
@@ -22,8 +23,6 @@ def model_path() -> Path:
 
 @cache
 def _session():
-    import onnxruntime
-
     options = onnxruntime.SessionOptions()
     options.inter_op_num_threads = 1
     options.intra_op_num_threads = 1

@@ -14,6 +14,7 @@ from importlib.metadata import distribution, version
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from consent.likeness import torchfile
 
@@ -129,8 +130,6 @@ def normalize_volume(wav: np.ndarray) -> np.ndarray:
 
 def embed(wav: np.ndarray) -> np.ndarray:
     """A 256-dimensional, L2-normalised speaker embedding of 16 kHz mono speech (silences already cut)."""
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=1):  # see check.run: small matrices, a busy machine
         return _embed(wav)
 

@@ -124,7 +124,7 @@ class RequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     statement_required = forms.BooleanField(
-        label=_("The person records a consent statement, checked against the samples, before granting"),
+        label=_("The person records a consent statement, compared with the samples, before granting"),
         help_text=_("Your organisation's settings may require it anyway (for voice cloning, or always)."),
         required=False,
     )

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from identity.forms import CodeForm
@@ -68,8 +69,6 @@ class StatementForm(forms.Form):
         )
 
     def clean_recording(self):
-        from django.conf import settings
-
         recording = self.cleaned_data["recording"]
         if getattr(recording, "oversized", False):
             raise forms.ValidationError(

@@ -102,7 +102,7 @@ def _probe(content: bytes, *, needs_video: bool) -> tuple[float | None, bool]:
     """(duration, has video) when PyAV is installed; (None, False) without it (the operator reviews)."""
     if likeness.unavailable_reason():
         return None, False
-    from consent.likeness import media
+    from consent.likeness import media  # the optional extra: importable only when installed
 
     try:
         duration = media.duration_seconds(content)
@@ -184,7 +184,7 @@ def _run_check(statement: Statement) -> dict:
     reason = likeness.unavailable_reason()
     if reason:
         return {"passed": False, "failures": ["check_unavailable"], "unavailable": reason}
-    from consent.likeness import check, media
+    from consent.likeness import check, media  # the optional extra: importable only when installed
 
     modalities = _modalities(statement.request)
     try:
