@@ -2,6 +2,7 @@
 # and `make test` (ruff, migrations check, the pytest suite). The browser journeys in real Chromium
 # are the slowest part, so they have their own target, `make test-e2e`, which .ci/run runs as well, and
 # so do the face and voice models (`make test-likeness`).
+# `make test-faults` kills and restarts a private PostgreSQL, Redis, web and worker processes (a few minutes).
 
 SHELL := /bin/bash
 VENV := .venv
@@ -10,8 +11,10 @@ export DJANGO_DEBUG ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium espeak-ng
+# The fault suite runs its own PostgreSQL cluster (initdb, pg_ctl, pg_dump, pg_restore) and Redis server.
+FAULT_PACKAGES := postgresql redis-server
 
-.PHONY: run test test-e2e test-likeness deps system-deps clean likeness
+.PHONY: run test test-e2e test-likeness test-faults deps system-deps fault-deps clean likeness
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -21,7 +24,7 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -n 2 -m "not e2e and not likeness"
+	$(VENV)/bin/pytest -n 2 -m "not e2e and not faults and not likeness"
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e
@@ -30,8 +33,14 @@ test-e2e: deps
 test-likeness: deps
 	$(VENV)/bin/pytest -n 2 -m "likeness and not e2e"
 
+test-faults: deps fault-deps
+	$(VENV)/bin/pytest -p no:xdist -m faults tests/faults
+
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var
+
+fault-deps:
+	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(FAULT_PACKAGES)"
 
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -51,7 +60,7 @@ system-deps:
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	@test -x $(PY) || { python=$$(bin/find-python) && echo "Using $$python" && $$python -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e ./clients/python
+	$(PY) -m pip install --quiet -e '.[dev]' -e './clients/python[labels,c2pa]'
 	@$(MAKE) --no-print-directory likeness
 	@touch $@
 

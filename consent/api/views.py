@@ -119,7 +119,21 @@ class RequestCreateApi(APIView):
         end_user_verification_reference = serializers.CharField(max_length=100)
         end_user_verified_at = serializers.DateTimeField()
         end_user_prompted_to_notify = serializers.BooleanField()
-        notice_retention = serializers.CharField(max_length=300)
+        retention_days = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Days the reference samples are kept after the consent ends (or the item is denied, "
+            "cancelled or expires); then they are erased. 0 to SAMPLE_RETENTION_MAX_DAYS (180 by default); "
+            "omitted: SAMPLE_RETENTION_DEFAULT_DAYS (30 by default).",
+        )
+        notice_retention = serializers.CharField(
+            max_length=300,
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="Optional further words on keeping (e.g. of the outputs); the person sees them under the days.",
+        )
         notice_withdrawal = serializers.CharField(max_length=300)
         notice_recipients = serializers.CharField(max_length=300, required=False, default="")
         statement_required = serializers.BooleanField(
@@ -331,6 +345,9 @@ class TokenVerifyApi(APIView):
                 "Introspection",
                 {
                     "active": serializers.BooleanField(),
+                    "presentation_id": serializers.IntegerField(
+                        required=False, help_text="when active: name it to register the job's output"
+                    ),
                     "reason": serializers.CharField(required=False, help_text="only for the token's own audience"),
                 },
             ),
@@ -351,7 +368,7 @@ class TokenVerifyApi(APIView):
             media_sha256=media or None,
             require_media_binding=selectors.media_binding_required(organization=key.organization),
         )
-        services.presentation_record(
+        presentation = services.presentation_record(
             consent=outcome.consent,
             api_key=key,
             modality=values["modality"],
@@ -362,7 +379,8 @@ class TokenVerifyApi(APIView):
             client_ip=client_ip(request),
         )
         if outcome.active:
-            return Response({"active": True, **outcome.claims})
+            # presentation_id names this check when the job's output is registered (POST /outputs).
+            return Response({"active": True, **outcome.claims, "presentation_id": presentation.pk})
         body = {"active": False}
         if outcome.audience_matches and outcome.reason:
             body["reason"] = outcome.reason

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consent", "0006_organization_settings_media_binding"),
+        ("consent", "0008_sample_retention"),
         ("identity", "0009_invitations"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
