@@ -12,7 +12,6 @@ from django.utils import timezone
 import audit
 from consent.models import Consent, IdempotencyRecord, RequestItem, Sample, Statement, WebhookEvent
 from consent.previews import preview_name
-from consent.services.statements import statement_erase
 from consent.uploads import kept_purge
 
 __all__ = [
@@ -92,9 +91,10 @@ def item_samples_erase(*, item_id: int, actor="retention", reason: str = "schedu
         transaction.on_commit(lambda: [default_storage.delete(name) for name in names])  # missing names: no-op
         # The recorded statement was compared with these samples and shows the same face and voice: it goes
         # with the first of the request's items whose samples are erased.
-        for statement_id in (
-            Statement.objects.filter(request=item.request_id).exclude(file="").values_list("pk", flat=True)
-        ):
+        from consent.services.statements import statement_erase  # statements → labels → retention: a cycle
+
+        recorded = Statement.objects.filter(request=item.request_id).exclude(file="")
+        for statement_id in recorded.values_list("pk", flat=True):
             statement_erase(statement_id=statement_id, actor=actor, reason=reason)
     return len(hashes)
 
