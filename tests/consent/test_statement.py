@@ -310,3 +310,13 @@ def test_the_persons_copy_of_their_data_holds_the_statement_and_its_recording(pe
     (statement,) = json.loads(archive.read("data.json"))["statements"]
     assert statement["sha256"] == hashlib.sha256(SILENCE).hexdigest()
     assert archive.read(statement["recording"]) == SILENCE
+
+
+def test_the_retention_schedule_erases_the_recording_with_the_samples(person_client, voice_request, settings):
+    _record(person_client, voice_request)
+    statement = Statement.objects.get(request=voice_request)
+    path = settings.MEDIA_ROOT / statement.file.name
+    services.item_samples_erase(item_id=_item(voice_request).pk)
+    statement.refresh_from_db()
+    assert not statement.file and statement.erased_at is not None and not path.exists()
+    assert AuditEvent.objects.filter(action="statement.erase", data__reason="schedule").exists()
