@@ -146,6 +146,8 @@ INTERNAL_EXCEPTIONS = {
     "consent.netguard.AddressRefused",  # the webhook service turns it into a field error
     "audit.models.AppendOnlyError",  # code tried to edit the log
     "audit.verify.BadCheckpoint",  # the audit_verify command turns it into its exit status
+    "consent.likeness.media.MediaError",  # the statement service turns it into StatementInvalid or "undecodable"
+    "consent.likeness.torchfile.CheckpointError",  # a broken or tampered model file: a 500 and an alert
     "consent.backup.BackupError",  # the backup_dump / backup_restore commands turn it into a CommandError
 }
 
