@@ -1,6 +1,7 @@
 # Two commands: `make run` (install what is missing, migrate, demo data, serve on 127.0.0.1:8000)
 # and `make test` (ruff, migrations check, the pytest suite). The browser journeys in real Chromium
-# are the slowest part, so they have their own target, `make test-e2e`, which .ci/run runs as well.
+# are the slowest part, so they have their own target, `make test-e2e`, which .ci/run runs as well, and
+# so do the face and voice models (`make test-likeness`).
 # `make test-faults` kills and restarts a private PostgreSQL, Redis, web and worker processes (a few minutes).
 
 SHELL := /bin/bash
@@ -9,11 +10,13 @@ PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium espeak-ng
 # The fault suite runs its own PostgreSQL cluster (initdb, pg_ctl, pg_dump, pg_restore) and Redis server.
 FAULT_PACKAGES := postgresql redis-server
+# `make bench` only: its own PostgreSQL cluster and Redis, and wrk to drive the load.
+BENCH_PACKAGES := postgresql redis-server wrk
 
-.PHONY: run test test-e2e test-faults deps system-deps fault-deps clean
+.PHONY: run test test-e2e test-likeness test-faults bench deps system-deps fault-deps clean likeness
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -23,13 +26,22 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -n 2 -m "not e2e and not faults"
+	$(VENV)/bin/pytest -n 2 -m "not e2e and not faults and not likeness"
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e
 
+# The face and voice models on real photos and voices (~30 s); skipped with the reason without the extra.
+test-likeness: deps
+	$(VENV)/bin/pytest -n 2 -m "likeness and not e2e"
+
 test-faults: deps fault-deps
 	$(VENV)/bin/pytest -p no:xdist -m faults tests/faults
+
+# The service on a production-like stack of its own (README "Performance"); BENCH_QUICK=1 for a short run.
+bench: deps
+	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
+	$(PY) bench/run.py
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var
@@ -56,7 +68,16 @@ $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	@test -x $(PY) || { python=$$(bin/find-python) && echo "Using $$python" && $$python -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]' -e './clients/python[labels,c2pa]'
+	@$(MAKE) --no-print-directory likeness
 	@touch $@
+
+# The optional same-person check (~485 MB). If it cannot be installed (no wheels for this platform),
+# everything else still works and the office says the check is off. silero-vad and resemblyzer go in
+# with --no-deps: only their model files are used, and their declared PyTorch would be gigabytes.
+likeness:
+	@$(PY) -m pip install --quiet -e '.[likeness]' \
+	    && $(PY) -m pip install --quiet --no-deps 'silero-vad>=5.1' 'resemblyzer>=0.1.4' \
+	    || echo "NOTE: the likeness extra could not be installed; recorded statements cannot be checked here."
 
 locale/zh_Hans/LC_MESSAGES/django.mo: locale/zh_Hans/LC_MESSAGES/django.po $(VENV)/.installed
 	$(PY) manage.py compilemessages --ignore .venv -l zh_Hans

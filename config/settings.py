@@ -220,6 +220,8 @@ CONTENT_SECURITY_POLICY = {
         "script-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
+        # The recorded statement is previewed from a blob: URL before it is uploaded.
+        "media-src": ["'self'", "blob:"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "frame-ancestors": ["'none'"],
@@ -340,6 +342,13 @@ NOTIFY_LIMIT_PER_ORGANIZATION_PHONE_DAY = env.int("NOTIFY_LIMIT_PER_ORGANIZATION
 NOTIFY_LIMIT_PER_PHONE_DAY = env.int("NOTIFY_LIMIT_PER_PHONE_DAY", default=10)
 NOTIFY_LIMIT_PER_ORGANIZATION_HOUR = env.int("NOTIFY_LIMIT_PER_ORGANIZATION_HOUR", default=500)
 SAMPLE_MAX_BYTES = env.int("SAMPLE_MAX_BYTES", default=5 * 1024 * 1024)
+# Recorded consent statements (README "Recorded consent statement"): limits of one recording, and the
+# thresholds of the same-person check (tuned on the test voices and photos only: tune on real data).
+STATEMENT_MAX_BYTES = env.int("STATEMENT_MAX_BYTES", default=25 * 1024 * 1024)
+STATEMENT_MIN_SECONDS = env.float("STATEMENT_MIN_SECONDS", default=2.0)
+STATEMENT_MAX_SECONDS = env.float("STATEMENT_MAX_SECONDS", default=60.0)
+LIKENESS_FACE_MAX_DISTANCE = env.float("LIKENESS_FACE_MAX_DISTANCE", default=0.6)
+LIKENESS_VOICE_MIN_SIMILARITY = env.float("LIKENESS_VOICE_MIN_SIMILARITY", default=0.80)
 # Width × height an image sample may have, read from its header before any pixel is decoded.
 SAMPLE_MAX_PIXELS = env.int("SAMPLE_MAX_PIXELS", default=40_000_000)
 SAMPLES_MAX_PER_ITEM = env.int("SAMPLES_MAX_PER_ITEM", default=5)
@@ -396,6 +405,8 @@ if not DEBUG and CACHES["default"]["BACKEND"].rsplit(".", 1)[-1] in ("LocMemCach
 # client address is REMOTE_ADDR. Each trusted proxy appends the address it saw, so the client is the
 # entry this many places from the right; anything further left was written by the client.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# `make bench` only: serve /bench/bare, a fixed JSON answer that the verify endpoint is measured against.
+BENCH_BARE_VIEW = env.bool("BENCH_BARE_VIEW", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("privacy/", views.privacy, name="privacy"),
     path("readyz", views.readyz, name="readyz"),
+    path("bench/bare", views.bench_bare),  # 404 unless BENCH_BARE_VIEW
     path("admin/", admin_site.urls),
     path("office/", include("identity.office_urls")),
     path("office/", include("consent.office.urls")),

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views import defaults
@@ -14,6 +14,13 @@ from kombu import Connection
 @require_GET
 @never_cache
 def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def bench_bare(request):
+    """A fixed JSON answer through the full middleware stack: `make bench`'s floor (BENCH_BARE_VIEW only)."""
+    if not settings.BENCH_BARE_VIEW:
+        raise Http404
     return JsonResponse({"status": "ok"})
 
 

@@ -9,9 +9,9 @@ from identity.admin_site import admin_site
 
 @admin.register(OrganizationSettings, site=admin_site)
 class OrganizationSettingsAdmin(admin.ModelAdmin):
-    fields = ["organization", "require_media_binding"]
-    list_display = ["organization", "require_media_binding", "updated_at"]
-    list_filter = ["require_media_binding"]
+    fields = ["organization", "require_media_binding", "statement_policy"]
+    list_display = ["organization", "require_media_binding", "statement_policy", "updated_at"]
+    list_filter = ["require_media_binding", "statement_policy"]
     search_fields = ["organization__name", "organization__uscc"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -22,6 +22,7 @@ class OrganizationSettingsAdmin(admin.ModelAdmin):
             actor=request.user,
             organization=obj.organization,
             require_media_binding=form.cleaned_data["require_media_binding"],
+            statement_policy=form.cleaned_data["statement_policy"],
         )
         obj.pk = saved.pk
 

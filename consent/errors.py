@@ -86,6 +86,26 @@ class ApiKeyRevoked(ConsentError):
     message = _("This key is revoked; create a new key instead.")
 
 
+class StatementRequired(ConsentError):
+    code = "statement_required"
+    status = 409
+    message = _("Record your consent statement first: this request needs it before anything can be granted.")
+
+
+class StatementInvalid(ConsentError):
+    """A recording that cannot be accepted; the message says why (size, length, format)."""
+
+    code = "statement_invalid"
+    status = 400
+    message = _("The recording cannot be accepted: %(reason)s")
+
+
+class StatementNotReviewable(ConsentError):
+    code = "statement_not_reviewable"
+    status = 409
+    message = _("This statement is not waiting for review (%(state)s).")
+
+
 class PresentationNotFound(ConsentError):
     code = "presentation_not_found"
     status = 404

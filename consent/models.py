@@ -108,6 +108,8 @@ class ConsentRequest(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The person records a consent statement that is checked against the samples before any grant.
+    statement_required = models.BooleanField(_("recorded statement required"), default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -287,6 +289,14 @@ class WebhookEvent(models.Model):
         return f"{self.type} {self.event_id}"
 
 
+class StatementPolicy(models.TextChoices):
+    """When a request needs a recorded consent statement (besides when the request itself asks for one)."""
+
+    ASKED = "asked", _("only when the request asks for one")
+    VOICE_CLONING = "voice_cloning", _("for every request with voice cloning")
+    ALWAYS = "always", _("for every request")
+
+
 class OrganizationSettings(models.Model):
     """How the consent service treats one organisation's services; no row means the defaults."""
 
@@ -295,6 +305,12 @@ class OrganizationSettings(models.Model):
         _("require media binding"),
         default=False,
         help_text=_("Token verification refuses media whose SHA-256 is not among the consent's samples."),
+    )
+    statement_policy = models.CharField(
+        _("recorded consent statement"),
+        max_length=16,
+        choices=StatementPolicy.choices,
+        default=StatementPolicy.ASKED,
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -443,6 +459,52 @@ class Artifact(models.Model):
 
     def __str__(self):
         return f"{self.kind} record of consent #{self.consent_id}"
+
+
+class Statement(models.Model):
+    """The person's recorded consent statement for one request, and the check that it is them in the samples.
+
+    The recording is stored encrypted (AES-GCM, the personal-data keys); `sha256` is of the plain bytes,
+    the hash that goes into the consent's evidence and signed record.
+    """
+
+    class State(models.TextChoices):
+        AWAITING = "awaiting", _("waiting for the recording")
+        CHECKING = "checking", _("being checked")
+        PASSED = "passed", _("matches the samples")
+        NEEDS_REVIEW = "needs_review", _("needs review")
+        APPROVED = "approved", _("approved by the organisation")
+        REFUSED = "refused", _("refused by the organisation")
+
+    request = models.OneToOneField(ConsentRequest, on_delete=models.CASCADE, related_name="statement")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="statements")
+    number = models.CharField(max_length=6)
+    # The text is rebuilt from the request, the person's (encrypted) name and this language, never stored.
+    language = models.CharField(max_length=8, default="zh-hans")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.AWAITING, db_index=True)
+    file = models.FileField(upload_to="statements/%Y/%m/", blank=True)
+    content_type = models.CharField(max_length=60, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    has_video = models.BooleanField(default=False)
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_reason = models.CharField(max_length=500, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"statement for request #{self.request_id} ({self.state})"
+
+    @property
+    def lets_grant(self) -> bool:
+        return self.state in (self.State.PASSED, self.State.APPROVED)
 
 
 class Output(models.Model):

@@ -88,7 +88,17 @@ def audio_response(sample: Sample, range_header: str = "") -> HttpResponse:
     Phones' players (Safari on iOS above all) fetch audio in ranges and refuse to play without them.
     """
     with sample.file.open("rb") as source:
-        content = source.read()
+        return media_response(source.read(), sample.content_type, range_header)
+
+
+def statement_response(statement, range_header: str = "") -> HttpResponse:
+    """A recorded statement, decrypted, for the person or an operator of the organisation; never cached."""
+    from consent.services.statements import statement_recording  # the services import this module: a cycle
+
+    return media_response(statement_recording(statement), statement.content_type, range_header)
+
+
+def media_response(content: bytes, content_type: str, range_header: str = "") -> HttpResponse:
     size = len(content)
     if range_header and RANGE.match(range_header.strip()):
         span = _byte_range(range_header, size)
@@ -97,10 +107,10 @@ def audio_response(sample: Sample, range_header: str = "") -> HttpResponse:
             response["Content-Range"] = f"bytes */{size}"
             return response
         first, last = span
-        response = _private(HttpResponse(content[first : last + 1], status=206, content_type=sample.content_type))
+        response = _private(HttpResponse(content[first : last + 1], status=206, content_type=content_type))
         response["Content-Range"] = f"bytes {first}-{last}/{size}"
     else:
-        response = _private(HttpResponse(content, content_type=sample.content_type))
+        response = _private(HttpResponse(content, content_type=content_type))
     response["Accept-Ranges"] = "bytes"
     return response
 

@@ -13,6 +13,7 @@ from consent.models import (
     Presentation,
     RequestItem,
     Sample,
+    Statement,
 )
 from identity.models import Membership, Organization, Person, User
 
@@ -191,6 +192,51 @@ def sample_get_for_person(*, person: Person, code: str, item_id: int, sample_id:
     if sample is None:
         raise Http404
     return sample
+
+
+def statement_get_for_person(*, person: Person, code: str) -> Statement:
+    """The statement of a request this person opened; anything else is a 404."""
+    statement = (
+        Statement.objects.filter(request__code=code, request__person=person, person=person)
+        .select_related("request__organization", "person")
+        .first()
+    )
+    if statement is None:
+        raise Http404
+    return statement
+
+
+def statement_of_request(request: ConsentRequest) -> Statement | None:
+    """The request's statement, if the person has started one (callers already hold the request)."""
+    return Statement.objects.filter(request=request).select_related("reviewed_by").first()
+
+
+def statement_get_for_organization(*, organization: Organization, statement_id: int) -> Statement:
+    """A statement of one of the organisation's requests (the office page, scoped to its ?org=)."""
+    statement = (
+        Statement.objects.filter(pk=statement_id, request__organization=organization)
+        .select_related("request__organization", "person", "reviewed_by")
+        .first()
+    )
+    if statement is None:
+        raise Http404
+    return statement
+
+
+def samples_of_request(request: ConsentRequest) -> list[Sample]:
+    return list(Sample.objects.filter(item__request=request).select_related("item").order_by("item__position", "pk"))
+
+
+def statement_get_for_operator(*, user: User, statement_id: int) -> Statement:
+    """A statement of a request made by an organisation the operator belongs to (any role)."""
+    statement = (
+        Statement.objects.filter(pk=statement_id, request__organization__memberships__user=user)
+        .select_related("request__organization", "person", "reviewed_by")
+        .first()
+    )
+    if statement is None:
+        raise Http404
+    return statement
 
 
 def sample_get_for_operator(*, user: User, sample_id: int) -> Sample:

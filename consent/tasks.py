@@ -54,6 +54,11 @@ def consent_logs_purge_task():
 
 
 @shared_task
+def statement_check_task(statement_id: int):
+    """The same-person check of one recorded statement (a few seconds of CPU; idempotent)."""
+    return services.statement_check(statement_id=statement_id).state
+
+
 def samples_erase_task():
     """Hourly through beat: erase the reference samples whose retention period is over."""
     return services.samples_erase_due()

@@ -122,6 +122,7 @@ def signing_key_rotate(*, actor) -> SigningKey:
     # Cached status list tokens are re-signed with the new key on their next fetch.
     StatusList.objects.exclude(token="").update(token="", token_issued_at=None)
     audit.record(actor, "signing_key.rotate", key, {"kid": key.kid, "retired": [old.kid for old in retired]})
+    transaction.on_commit(_PUBLIC_KEYS.clear)
     return key
 
 
@@ -132,6 +133,44 @@ def _published_keys(now: datetime):
         | Q(last_token_expires_at__gt=now - timedelta(seconds=LEEWAY))
         | Q(retired_at__gt=now - statuslist.STATUS_LIST_LIFETIME - timedelta(seconds=LEEWAY))
     )
+
+
+def _published_until(key: SigningKey, now: datetime) -> datetime:
+    """Until when `key` stays in the published set as the database holds it now (the mirror of _published_keys)."""
+    if key.retired_at is None:
+        return datetime.max.replace(tzinfo=UTC)  # until a rotation, which nothing here can foresee
+    ends = [key.retired_at + statuslist.STATUS_LIST_LIFETIME + timedelta(seconds=LEEWAY)]
+    if key.last_token_expires_at is not None:
+        ends.append(key.last_token_expires_at + timedelta(seconds=LEEWAY))
+    return max(ends)
+
+
+# kid -> (valid from, valid until, public key): this process's copy of published verification keys.
+_PUBLIC_KEYS: dict[str, tuple[datetime, datetime, OKPKey]] = {}
+PUBLIC_KEY_CACHE = timedelta(seconds=60)
+
+
+def _public_key(kid: str, now: datetime) -> OKPKey | None:
+    """The published Ed25519 key `kid` as a key object, read once a minute per process instead of per call.
+
+    Safe to keep: a key leaves the published set only as time passes, once every token it signed has
+    expired, and a rotation in another process never unpublishes the old key (it stays published until
+    its last token expires). So a copy at most PUBLIC_KEY_CACHE old can only turn an "unknown key" into
+    an "expired" refusal, never let a token through. Rotation empties this process's copy at once.
+    """
+    cached = _PUBLIC_KEYS.get(kid)
+    if cached is not None and cached[0] <= now < cached[1]:
+        return cached[2]
+    key = _published_keys(now).filter(kid=kid).first()
+    if key is None or key.public_jwk.get("kty") != "OKP" or key.public_jwk.get("crv") != "Ed25519":
+        _PUBLIC_KEYS.pop(kid, None)
+        return None
+    # Without the JWK's "alg" ("EdDSA"), which joserfc would hold against a token saying "Ed25519".
+    public = OKPKey.import_key({name: value for name, value in key.public_jwk.items() if name != "alg"})
+    if len(_PUBLIC_KEYS) > 100:  # only published keys get here, but keep the copy small whatever happens
+        _PUBLIC_KEYS.clear()
+    _PUBLIC_KEYS[kid] = (now, min(now + PUBLIC_KEY_CACHE, _published_until(key, now)), public)
+    return public
 
 
 def jwks(*, now: datetime | None = None) -> dict:
@@ -347,12 +386,10 @@ def token_verify(
     if header.get("typ") != TOKEN_TYPE:
         return _refuse(VerifyReason.WRONG_TYPE)
     kid = header.get("kid")
-    key = _published_keys(now).filter(kid=kid).first() if isinstance(kid, str) else None
-    if key is None or key.public_jwk.get("kty") != "OKP" or key.public_jwk.get("crv") != "Ed25519":
+    public = _public_key(kid, now) if isinstance(kid, str) else None
+    if public is None:
         return _refuse(VerifyReason.UNKNOWN_KEY)
     try:
-        # Without the JWK's "alg" ("EdDSA"), which joserfc would hold against a token saying "Ed25519".
-        public = OKPKey.import_key({name: value for name, value in key.public_jwk.items() if name != "alg"})
         signed = jws.deserialize_compact(token, public, registry=_REGISTRY)
         claims = json.loads(signed.payload)
     except BadSignatureError:
@@ -376,8 +413,12 @@ def token_verify(
     if not audience_matches:
         return _refuse(VerifyReason.WRONG_AUDIENCE, **known)
 
-    consent = Consent.objects.filter(pk=cid, organization_id=audience_org_id).first()
-    if consent is None:
+    try:
+        # Only what the checks read, and no ORDER BY: one primary-key probe, scoped to the caller.
+        consent = Consent.objects.only("id", "organization_id", "state", "modality", "operations").get(
+            pk=cid, organization_id=audience_org_id
+        )
+    except Consent.DoesNotExist:
         return _refuse(VerifyReason.UNKNOWN_CONSENT, **known)
     known["consent"] = consent
     # The live row decides, so a withdrawal is effective the moment it commits.

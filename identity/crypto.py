@@ -56,6 +56,24 @@ def decrypt(token: str, *, context: str) -> str:
         raise DecryptionError("ciphertext does not authenticate") from exc
 
 
+def encrypt_bytes(plaintext: bytes, *, context: str) -> bytes:
+    """Encrypt a file's bytes with the current key: `kid:` + nonce + ciphertext (recordings at rest)."""
+    kid, key = _keys()[0]
+    nonce = os.urandom(12)
+    return kid.encode() + b":" + nonce + AESGCM(key).encrypt(nonce, plaintext, context.encode())
+
+
+def decrypt_bytes(blob: bytes, *, context: str) -> bytes:
+    kid, _, raw = blob.partition(b":")
+    key = dict(_keys()).get(kid.decode(errors="replace"))
+    if key is None:
+        raise DecryptionError(f"no key with id {kid!r} in PII_ENCRYPTION_KEYS")
+    try:
+        return AESGCM(key).decrypt(raw[:12], raw[12:], context.encode())
+    except InvalidTag as exc:
+        raise DecryptionError("ciphertext does not authenticate") from exc
+
+
 def key_id_of(token: str) -> str:
     return token.partition(":")[0]
 

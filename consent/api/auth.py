@@ -38,7 +38,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(_("Send the API key as 'Authorization: Bearer <key>'."))
         prefix, _dot, secret = header[1].decode("latin-1").partition(".")
-        key = ApiKey.objects.select_related("organization__consent_settings").filter(prefix=prefix).first()
+        try:
+            key = ApiKey.objects.select_related("organization__consent_settings").get(prefix=prefix)
+        except ApiKey.DoesNotExist:
+            key = None
         if key is None or not secret or not hmac.compare_digest(key.secret_hash, api_key_hash(secret)):
             raise exceptions.AuthenticationFailed(_("Unknown API key."))
         if key.revoked_at is not None:

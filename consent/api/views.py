@@ -88,6 +88,7 @@ class RequestOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
+    statement_required = serializers.BooleanField()
     items = ItemOutput(many=True)
 
 
@@ -135,6 +136,11 @@ class RequestCreateApi(APIView):
         )
         notice_withdrawal = serializers.CharField(max_length=300)
         notice_recipients = serializers.CharField(max_length=300, required=False, default="")
+        statement_required = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="The person records a consent statement that is checked against the samples before granting.",
+        )
         items = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=10)
 
     @extend_schema(

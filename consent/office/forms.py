@@ -133,6 +133,11 @@ class RequestForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    statement_required = forms.BooleanField(
+        label=_("The person records a consent statement, compared with the samples, before granting"),
+        help_text=_("Your organisation's settings may require it anyway (for voice cloning, or always)."),
+        required=False,
+    )
 
 
 class MultipleFileInput(forms.FileInput):
@@ -268,4 +273,23 @@ class WebhookDeleteForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("Yes, stop sending events to this endpoint."),
         error_messages={"required": _("Tick the box to confirm.")},
+    )
+
+
+class StatementReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Your decision"),
+        choices=[
+            ("approve", _("Approve: it is the person in the samples")),
+            ("refuse", _("Refuse: it is not, or it cannot be told")),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose approve or refuse.")},
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the audit trail; the person sees it if you refuse."),
+        error_messages={"required": _("Say why: the person and the audit trail see it.")},
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent.office import integration_views, lists, member_views, views
+from consent.office import integration_views, lists, member_views, statement_views, views
 
 app_name = "consent_office"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("requests/<int:pk>/resend/", views.request_resend, name="request-resend"),
     path("requests/<int:pk>/cancel/", views.request_cancel, name="request-cancel"),
     path("samples/<int:pk>/", views.sample_preview, name="sample"),
+    path("statements/<int:pk>/", statement_views.statement_detail, name="statement"),
+    path("statements/<int:pk>/review/", statement_views.statement_review, name="statement-review"),
+    path("statements/<int:pk>/recording/", statement_views.statement_recording, name="statement-recording"),
     path("consents/", views.consent_list, name="consents"),
     path("consents/<int:pk>/", views.consent_detail, name="consent"),
     path("audit/", views.audit_list, name="audit"),

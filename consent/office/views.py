@@ -122,6 +122,7 @@ def _request_input(form, item_forms) -> RequestInput:
         notice_retention=data.get("notice_retention", ""),
         notice_withdrawal=data.get("notice_withdrawal", ""),
         notice_recipients=data.get("notice_recipients", ""),
+        statement_required=data.get("statement_required", False),
         items=items,
     )
 
@@ -187,6 +188,7 @@ def _request_detail(request, membership, pk, *, cancel_form=None, status=200):
         "items": items,
         "is_pending": consent_request.state == ConsentRequest.State.PENDING,
         "cancel_form": cancel_form or CancelForm(),
+        "statement": selectors.statement_of_request(consent_request) if consent_request.statement_required else None,
     }
     return render_office(request, "office/request_detail.html", membership, context, status=status)
 

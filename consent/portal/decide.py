@@ -75,6 +75,9 @@ def request_detail(request, code):
         context["identity_url"] = step["Location"]
         return render(request, "portal/request_summary.html", context)
     context["open_items"] = [item for item, _terms in items if item.state == RequestItem.State.PENDING]
+    if consent_request.statement_required:
+        context["statement"] = selectors.statement_of_request(consent_request)
+        context["statement_blocks"] = not (context["statement"] and context["statement"].lets_grant)
     return render(request, "portal/request.html", context)
 
 

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from identity.forms import CodeForm
@@ -52,3 +53,26 @@ class DeleteAccountForm(_ConfirmForm):
         ),
         error_messages={"required": _("Tick the box to confirm that you want to delete your account.")},
     )
+
+
+class StatementForm(forms.Form):
+    recording = forms.FileField(
+        label=_("Your recording"),
+        error_messages={"required": _("Choose or record the video or audio of you reading the statement.")},
+    )
+
+    def __init__(self, *args, needs_video: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        # `capture` opens the phone's camera (front, facing the person) or sound recorder directly.
+        self.fields["recording"].widget.attrs.update(
+            {"accept": "video/*" if needs_video else "audio/*", "capture": "user"}
+        )
+
+    def clean_recording(self):
+        recording = self.cleaned_data["recording"]
+        if getattr(recording, "oversized", False):
+            raise forms.ValidationError(
+                _("The recording is larger than %(mb)s MB. Record a shorter statement.")
+                % {"mb": settings.STATEMENT_MAX_BYTES // (1024 * 1024)}
+            )
+        return recording

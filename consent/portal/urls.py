@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent.portal import decide, views
+from consent.portal import decide, statement, views
 
 app_name = "portal"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("r/<str:code>/", decide.request_detail, name="request"),
     path("r/<str:code>/signin/", decide.landing_signin, name="landing-signin"),
     path("r/<str:code>/done/", decide.done, name="done"),
+    path("r/<str:code>/statement/", statement.statement, name="statement"),
+    path("r/<str:code>/statement/recording/", statement.statement_recording, name="statement-recording"),
     path("r/<str:code>/items/<int:item_id>/code/", decide.item_code, name="item-code"),
     path("r/<str:code>/items/<int:item_id>/grant/", decide.item_grant, name="item-grant"),
     path("r/<str:code>/items/<int:item_id>/deny/", decide.item_deny, name="item-deny"),

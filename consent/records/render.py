@@ -111,6 +111,9 @@ def receipt_build(consent: Consent, kind: str, *, grant_sha256: str = "") -> dic
         # proof: checkable offline with the log's published key (consent.records.transparency.evidence_check).
         "transparency_log": decision_evidence(consent, kind),
     }
+    statement = (consent.evidence or {}).get("statement")
+    if statement:
+        receipt["statement"] = statement
     if kind == Artifact.Kind.REVOCATION:
         receipt["revocationTimestamp"] = int(consent.revoked_at.timestamp()) if consent.revoked_at else None
         receipt["grant_artifact_sha256"] = grant_sha256 or None
@@ -156,6 +159,7 @@ def render_context(consent: Consent, kind: str, receipt_bytes: bytes, *, grant_s
         "token_jti": _token_jti(consent),
         "grant_sha256": grant_sha256,
         "receipt_sha256": hashlib.sha256(receipt_bytes).hexdigest(),
+        "statement": evidence.get("statement"),
         "verify_url": verify_url(consent),
         "verify_page_url": f"{settings.SITE_URL}/verify/",
         "qr_data_uri": segno.make(verify_url(consent), error="m").svg_data_uri(scale=4, border=2),

@@ -12,4 +12,5 @@ from consent.services.outputs import *  # noqa: F403
 from consent.services.presentations import *  # noqa: F403
 from consent.services.requests import *  # noqa: F403
 from consent.services.retention import *  # noqa: F403
+from consent.services.statements import *  # noqa: F403
 from consent.services.webhooks import *  # noqa: F403

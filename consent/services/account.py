@@ -8,11 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from consent.models import Artifact, Consent, ConsentRequest, Output, RequestItem, Sample
+from consent.models import Artifact, Consent, ConsentRequest, Output, RequestItem, Sample, Statement
 from consent.records.transparency import decision_evidence
 from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
 from consent.services.retention import item_samples_erase
+from consent.services.statements import statement_erase, statement_recording
 from identity.crypto import mask_phone
 from identity.models import Person
 from identity.services import person_erase
@@ -108,6 +109,20 @@ def _export_data(person: Person) -> dict:
             for c in consents
         ],
         "blocked_organizations": [b.organization.name for b in person.blocks.select_related("organization")],
+        "statements": [
+            {
+                "request_id": st.request_id,
+                "organization": st.request.organization.name,
+                "state": st.state,
+                "number": st.number,
+                "recorded_at": st.recorded_at.isoformat() if st.recorded_at else None,
+                "sha256": st.sha256,
+                "check": st.result,
+                "review_reason": st.review_reason,
+                "recording": f"statements/request-{st.request_id}" if st.file else None,
+            }
+            for st in Statement.objects.filter(person=person).select_related("request__organization")
+        ],
     }
 
 
@@ -121,6 +136,8 @@ def person_export(*, person: Person) -> bytes:
             for artifact in consent.artifacts.all():
                 with artifact.file.open("rb") as handle:
                     archive.writestr(f"records/consent-{consent.pk}-{artifact.kind}.pdf", handle.read())
+        for statement in Statement.objects.filter(person=person).exclude(file=""):
+            archive.writestr(f"statements/request-{statement.request_id}", statement_recording(statement))
     audit.record(person, "person.export", person, {})
     return buffer.getvalue()
 
@@ -156,6 +173,9 @@ def person_delete(*, person: Person) -> None:
             item_samples_erase(item_id=item_id, actor=person, reason="account deleted")
         # Thumbnails services sent of the outputs may show the face too: they go as well (the receipts stay).
         Output.objects.filter(consent__person=person).exclude(thumbnail=b"").update(thumbnail=b"")
+        # Recorded statements are the person's face and voice too (their hashes stay, as the samples' do).
+        for statement_id in Statement.objects.filter(person=person).exclude(file="").values_list("pk", flat=True):
+            statement_erase(statement_id=statement_id, actor=person, reason="account deleted")
         masked = ConsentRequest.objects.filter(person=person).update(person_phone=mask_phone(phone), person_email="")
         audit.record(person, "person.requests_detached", person, {"claimed": claimed, "masked": masked})
         person_erase(person=person)

@@ -6,10 +6,11 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from consent.errors import ConsentNotActive, NotForThisPerson, NotPending, RequestExpired
-from consent.models import Block, Consent, ConsentRequest, RequestItem
+from consent.errors import ConsentNotActive, NotForThisPerson, NotPending, RequestExpired, StatementRequired
+from consent.models import Block, Consent, ConsentRequest, RequestItem, Statement
 from consent.services.artifacts import artifact_queue
 from consent.services.outputs import outputs_mark_withdrawn
+from consent.services.statements import statement_evidence
 from consent.services.webhooks import webhook_event_add
 from consent.tokens import consent_token_invalidate, consent_token_issue
 from identity import services as identity_services
@@ -81,6 +82,16 @@ def _lock_pending_item(*, person: Person, item_id: int) -> RequestItem:
     return item
 
 
+def _statement_for_grant(request: ConsentRequest) -> Statement | None:
+    """The request's statement if it needs one; StatementRequired unless it passed the check or was approved."""
+    if not request.statement_required:
+        return None
+    statement = Statement.objects.filter(request=request).first()
+    if statement is None or not statement.lets_grant:
+        raise StatementRequired()
+    return statement
+
+
 def _close_request_if_decided(request: ConsentRequest) -> None:
     if not request.items.filter(state=RequestItem.State.PENDING).exists():
         request.state = ConsentRequest.State.COMPLETED
@@ -95,6 +106,7 @@ def item_grant_code_send(*, person: Person, item_id: int, ip: str | None, subjec
     """
     with transaction.atomic():
         item = _lock_pending_item(person=person, item_id=item_id)
+        _statement_for_grant(item.request)
     identity_services.sms_code_send(person=person, ip=ip, bound_to=_grant_binding(item), subject=subject)
     return item
 
@@ -115,7 +127,11 @@ def consent_grant(*, actor: Person, item_id: int) -> Consent:
     (demo data, tests). An item of another person raises RequestItem.DoesNotExist, like a missing one.
     """
     item = _lock_pending_item(person=actor, item_id=item_id)
+    statement = _statement_for_grant(item.request)
     person = Person.objects.select_related("verification", "guardian").get(pk=actor.pk)
+    evidence = _evidence(person)
+    if statement is not None:
+        evidence["statement"] = statement_evidence(statement)
     now = timezone.now()
     valid_until = timezone.make_aware(datetime.combine(item.valid_until, time.max.replace(microsecond=0)))
     consent = Consent.objects.create(
@@ -128,7 +144,7 @@ def consent_grant(*, actor: Person, item_id: int) -> Consent:
         terms_json=item.terms_json,
         terms_sha256=item.terms_sha256,
         code_digest=item.digest,
-        evidence=_evidence(person),
+        evidence=evidence,
         granted_at=now,
         valid_until=valid_until,
     )

@@ -30,8 +30,11 @@ from consent.models import (
     EndUserVerification,
     Modality,
     Notification,
+    Operation,
+    OrganizationSettings,
     RequestItem,
     Sample,
+    StatementPolicy,
 )
 from consent.samples import sniff_sample
 from identity.crypto import mask_phone
@@ -86,6 +89,7 @@ class RequestInput:
     language: str = "zh-hans"
     expires_in_days: int = 7
     notice_recipients: str = ""
+    statement_required: bool = False
 
 
 def _validate(data: RequestInput, today: date) -> str:
@@ -283,7 +287,20 @@ def terms_for_item(request: ConsentRequest, position: int, item: ItemInput, samp
             "withdrawal": request.notice_withdrawal,
             "recipients": request.notice_recipients,
         },
+        # Only when asked, so that the terms (and digests) of requests without a statement are as before.
+        **({"statement_required": True} if request.statement_required else {}),
     }
+
+
+def _statement_required(organization: Organization, data: RequestInput) -> bool:
+    """Asked by the request, or required by the organisation's policy (for voice cloning or always)."""
+    settings_row = OrganizationSettings.objects.filter(organization=organization)
+    policy = settings_row.values_list("statement_policy", flat=True).first()
+    if data.statement_required or policy == StatementPolicy.ALWAYS:
+        return True
+    return policy == StatementPolicy.VOICE_CLONING and any(
+        Operation.VOICE_CLONING in item.operations for item in data.items
+    )
 
 
 def request_check(*, data: RequestInput) -> None:
@@ -323,6 +340,7 @@ def request_create(*, actor, organization: Organization, data: RequestInput) -> 
         notice_withdrawal=data.notice_withdrawal.strip(),
         notice_recipients=data.notice_recipients.strip(),
         expires_at=now + timedelta(days=data.expires_in_days),
+        statement_required=_statement_required(organization, data),
     )
     for position, item_input in enumerate(data.items, start=1):
         prepared = []
@@ -353,7 +371,12 @@ def request_create(*, actor, organization: Organization, data: RequestInput) -> 
         actor,
         "request.create",
         request,
-        {"organization": organization.pk, "items": len(data.items), "expires_at": request.expires_at.isoformat()},
+        {
+            "organization": organization.pk,
+            "items": len(data.items),
+            "expires_at": request.expires_at.isoformat(),
+            **({"statement_required": True} if request.statement_required else {}),
+        },
     )
     _notification_queue(request, reason="initial", requested_by=str(actor))
     return request

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 import audit
-from consent.models import Consent, IdempotencyRecord, RequestItem, Sample, WebhookEvent
+from consent.models import Consent, IdempotencyRecord, RequestItem, Sample, Statement, WebhookEvent
 from consent.previews import preview_name
 from consent.uploads import kept_purge
 
@@ -89,6 +89,13 @@ def item_samples_erase(*, item_id: int, actor="retention", reason: str = "schedu
             organization=item.request.organization_id,
         )
         transaction.on_commit(lambda: [default_storage.delete(name) for name in names])  # missing names: no-op
+        # The recorded statement was compared with these samples and shows the same face and voice: it goes
+        # with the first of the request's items whose samples are erased.
+        from consent.services.statements import statement_erase  # statements → labels → retention: a cycle
+
+        recorded = Statement.objects.filter(request=item.request_id).exclude(file="")
+        for statement_id in recorded.values_list("pk", flat=True):
+            statement_erase(statement_id=statement_id, actor=actor, reason=reason)
     return len(hashes)
 
 

@@ -33,6 +33,21 @@ def modality_label(value, language: str = "") -> str:
         return str(dict(Modality.choices).get(value, value))
 
 
+STATEMENT_FAILURES = {
+    "no_speech": _("no speech was heard"),
+    "no_face": _("no face was found in the video"),
+    "face_mismatch": _("the face does not match the samples closely enough"),
+    "voice_mismatch": _("the voice does not match the samples closely enough"),
+    "undecodable": _("the recording could not be decoded"),
+    "check_unavailable": _("the automatic check is not installed on this server"),
+}
+
+
+@register.filter
+def statement_failure_label(value) -> str:
+    return str(STATEMENT_FAILURES.get(value, value))
+
+
 @register.filter
 def retention_words(days, language: str = "") -> str:
     """The retention promise in words, from the request's number of days (the person reads this, not free text)."""
@@ -214,6 +229,11 @@ AUDIT_ACTIONS = {
     "request.open": _("request opened by the person"),
     "request.open_refused": _("request opened by someone else and refused"),
     "request.resend": _("notice sent again"),
+    "statement.approve": _("recorded statement approved by the organisation"),
+    "statement.check": _("recorded statement checked against the samples"),
+    "statement.erase": _("recorded statement erased"),
+    "statement.record": _("consent statement recorded"),
+    "statement.refuse": _("recorded statement refused by the organisation"),
     "signing_key.create": _("signing key created"),
     "signing_key.rotate": _("signing key rotated"),
     "webhook.failed": _("webhook delivery gave up"),

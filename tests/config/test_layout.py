@@ -147,6 +147,8 @@ INTERNAL_EXCEPTIONS = {
     "audit.models.AppendOnlyError",  # code tried to edit the log
     "audit.verify.BadCheckpoint",  # the audit_verify command turns it into its exit status
     "audit.note.NoteError",  # a malformed or forged signed note: verifiers turn it into their own answer
+    "consent.likeness.media.MediaError",  # the statement service turns it into StatementInvalid or "undecodable"
+    "consent.likeness.torchfile.CheckpointError",  # a broken or tampered model file: a 500 and an alert
     "consent.backup.BackupError",  # the backup_dump / backup_restore commands turn it into a CommandError
 }
 

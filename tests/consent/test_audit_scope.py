@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from consent import services, webhooks
+from consent.builders import voice_item
+from consent.demo_media import demo_wav
 from consent.errors import NotForThisPerson
 from consent.models import WebhookEvent
 from consent.office.selectors import audit_events_for_organization
@@ -68,6 +70,11 @@ ORGANIZATION_ACTIONS = {
     "request.open",
     "request.open_refused",
     "request.resend",
+    "statement.approve",
+    "statement.check",
+    "statement.erase",
+    "statement.record",
+    "statement.refuse",
     "webhook.failed",
     "webhook_endpoint.create",
     "webhook_endpoint.delete",
@@ -98,6 +105,10 @@ PLATFORM_ACTIONS = {
 # Action names computed at the call site, and what they can be.
 DYNAMIC_ACTIONS = {
     "consent/services/notify.py:action": {"request.notified", "request.notify_failed"},
+    "consent/services/statements.py:'statement.approve' if approve else 'statement.refuse'": {
+        "statement.approve",
+        "statement.refuse",
+    },
     "identity/services/people.py:f'{('person' if subject == 'self' else 'guardian')}.verify'": {
         "person.verify",
         "guardian.verify",
@@ -234,6 +245,22 @@ def _request_flows(operator, organization, monkeypatch):
     services.samples_erase_due(now=timezone.now() + timedelta(days=400 + 181))  # item.samples_erase
 
 
+def _statement_flows(operator, organization):
+    """Two requests with a recorded statement: silence is held for review; one refused, one approved, erased."""
+    pat = identity_services.person_for_phone(phone=PERSON_PHONE)
+    with time_machine.travel(timezone.now() - timedelta(days=2)):  # the day's notification limit, the cool-down
+        for approve in (False, True):
+            data = request_input(items=[voice_item()], statement_required=True)
+            request = services.request_create(actor=operator, organization=organization, data=data)
+            services.request_open(person=pat, code=request.code)
+            services.statement_start(person=pat, request_id=request.pk, language="en")
+            statement = services.statement_record(person=pat, request_id=request.pk, content=demo_wav(seconds=3))
+            services.statement_review(
+                actor=operator, organization=organization, statement_id=statement.pk, approve=approve, reason="heard"
+            )
+        services.statement_erase(statement_id=statement.pk, actor="retention", reason="samples erased")
+
+
 def _key_and_endpoint_flows(operator, organization):
     key, _ = services.api_key_create(actor=operator, organization=organization, name="k", scopes=["requests:write"])
     rotated, _ = services.api_key_rotate(actor=operator, organization=organization, key_id=key.pk)
@@ -260,6 +287,7 @@ def test_every_organisation_event_is_on_its_trail_and_on_no_other(
     services.organization_settings_set(actor="staff", organization=organization, require_media_binding=True)
     _operator_flows(organization)
     _key_and_endpoint_flows(operator, organization)
+    _statement_flows(operator, organization)
     _request_flows(operator, organization, monkeypatch)
     _webhook_failure_flows(operator, organization)
 

@@ -11,8 +11,9 @@ from django.urls import URLPattern, reverse
 
 from audit.models import AuditEvent
 from consent import services
-from consent.builders import build_granted_consent, build_operator, build_request, build_verified_person
-from consent.models import ApiKey, ConsentRequest, Sample, WebhookEvent
+from consent.builders import build_granted_consent, build_operator, build_request, build_verified_person, voice_item
+from consent.demo_media import demo_wav
+from consent.models import ApiKey, ConsentRequest, Sample, Statement, WebhookEvent
 from consent.office import urls as consent_office_urls
 from identity import office_urls as identity_office_urls
 from identity import services as identity_services
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 # Sign-in pages and the invitation link (a secret token, not an id) are reachable before sign-in.
 PUBLIC = {"office:login", "office:otp", "office:enrol", "office:logout", "office:invitation"}
 # A 404 before sign-in too, so that the link does not confirm that a sample id exists.
-NOT_FOUND_BEFORE_SIGN_IN = {"consent_office:sample"}
+NOT_FOUND_BEFORE_SIGN_IN = {"consent_office:sample", "consent_office:statement-recording"}
 # Every member's own account: not a write to the organisation.
 SELF_SERVICE = {"consent_office:account", "consent_office:account-password"}
 SELF_SERVICE |= {"consent_office:account-backup-codes", "consent_office:account-totp"}
@@ -83,7 +84,11 @@ def objects(organization, operator) -> dict[str, int]:
     invitation, _token = identity_services.invitation_create(
         actor=owner, organization=organization, role="owner", email="eve@example.test"
     )
+    statement = _statement_held_for_review(person, organization, operator)
     return {
+        "consent_office:statement": statement.pk,
+        "consent_office:statement-review": statement.pk,
+        "consent_office:statement-recording": statement.pk,
         "consent_office:request": pending.pk,
         "consent_office:request-resend": pending.pk,
         "consent_office:request-cancel": pending.pk,
@@ -98,6 +103,16 @@ def objects(organization, operator) -> dict[str, int]:
     }
 
 
+def _statement_held_for_review(person, organization, operator):
+    """A recorded statement of silence, which waits for an operator's review."""
+    request = build_request(
+        actor=operator, organization=organization, phone=PERSON_PHONE, items=[voice_item()], statement_required=True
+    )
+    services.request_open(person=person, code=request.code)
+    services.statement_start(person=person, request_id=request.pk, language="en")
+    return services.statement_record(person=person, request_id=request.pk, content=demo_wav(seconds=3))
+
+
 def _with_ids(objects):
     return [(name, pattern) for name, pattern in office_patterns() if name in objects]
 
@@ -109,6 +124,7 @@ def _unchanged(objects, organization) -> None:
     assert ApiKey.objects.get(pk=objects["consent_office:key-revoke"]).revoked_at is None
     assert Membership.objects.get(pk=objects["consent_office:member-role"]).role == Membership.Role.OPERATOR
     assert Invitation.objects.get(pk=objects["consent_office:invitation-revoke"]).revoked_at is None
+    assert Statement.objects.get(pk=objects["consent_office:statement-review"]).state == Statement.State.NEEDS_REVIEW
 
 
 def test_every_url_with_an_id_has_an_object(objects):

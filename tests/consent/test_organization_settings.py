@@ -37,7 +37,8 @@ def verify(service, consent):
 def test_staff_turn_on_media_binding_and_a_token_without_media_is_refused(staff_client, organization, service, consent):
     assert verify(service, consent)["active"] is True
     response = staff_client.post(
-        "/admin/consent/organizationsettings/add/", {"organization": organization.pk, "require_media_binding": "on"}
+        "/admin/consent/organizationsettings/add/",
+        {"organization": organization.pk, "require_media_binding": "on", "statement_policy": "asked"},
     )
     assert response.status_code == 302
     assert OrganizationSettings.objects.get(organization=organization).require_media_binding is True
@@ -56,3 +57,14 @@ def test_setting_the_same_value_again_records_nothing(organization):
 def test_another_organisations_setting_does_not_bind_ours(other_organization, service, consent):
     services.organization_settings_set(actor="staff", organization=other_organization, require_media_binding=True)
     assert verify(service, consent)["active"] is True
+
+
+def test_staff_require_a_recorded_statement_for_voice_cloning(staff_client, organization):
+    response = staff_client.post(
+        "/admin/consent/organizationsettings/add/",
+        {"organization": organization.pk, "statement_policy": "voice_cloning"},
+    )
+    assert response.status_code == 302
+    assert OrganizationSettings.objects.get(organization=organization).statement_policy == "voice_cloning"
+    event = AuditEvent.objects.get(action="organization.settings_update")
+    assert event.data == {"organization": organization.pk, "statement_policy": "voice_cloning"}

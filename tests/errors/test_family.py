@@ -55,6 +55,9 @@ STABLE_CODES = {
     "resend_limited",
     "sample_too_large",
     "sms_send_limited",
+    "statement_invalid",
+    "statement_not_reviewable",
+    "statement_required",
     "verifier_unavailable",
 }
 
