@@ -128,7 +128,7 @@ def request_data(*, phone: str, items: list[ItemInput] | None = None, **fields) 
         "end_user_prompted_to_notify": True,
         "notice_retention": "Samples deleted 30 days after the consent ends.",
         "notice_withdrawal": "Withdraw at any time in the portal; effective at once.",
-        "notice_recipients": "none",
+        "notice_recipients": [],
         "items": [face_item(), voice_item()] if items is None else items,
     }
     return RequestInput(**(values | fields))

@@ -120,7 +120,13 @@ class RequestCreateApi(APIView):
         end_user_prompted_to_notify = serializers.BooleanField()
         notice_retention = serializers.CharField(max_length=300)
         notice_withdrawal = serializers.CharField(max_length=300)
-        notice_recipients = serializers.CharField(max_length=300, required=False, default="")
+        notice_recipients = serializers.ListField(
+            child=serializers.CharField(max_length=200),
+            required=False,
+            default=list,
+            max_length=20,
+            help_text="named third parties who receive the likeness; an empty list (the default) means none",
+        )
         items = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=10)
 
     @extend_schema(

@@ -119,10 +119,14 @@ class RequestForm(forms.Form):
     )
     notice_recipients = forms.CharField(
         label=_("Other recipients of the likeness (optional)"),
-        max_length=300,
+        help_text=_("One name per line. Leave empty if nobody else receives it."),
+        max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+    def clean_notice_recipients(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["notice_recipients"].splitlines() if line.strip()]
 
 
 class MultipleFileInput(forms.FileInput):

@@ -120,7 +120,7 @@ def _request_input(form, item_forms) -> RequestInput:
         end_user_prompted_to_notify=data.get("end_user_prompted_to_notify", False),
         notice_retention=data.get("notice_retention", ""),
         notice_withdrawal=data.get("notice_withdrawal", ""),
-        notice_recipients=data.get("notice_recipients", ""),
+        notice_recipients=data.get("notice_recipients", []),
         items=items,
     )
 

@@ -280,3 +280,12 @@ def audit_data_rows(data) -> list[tuple[str, str]]:
 
     walk("", data or {})
     return rows
+
+
+@register.filter
+def recipient_names(value) -> str:
+    """The notice's other recipients, named; a list since recipients are structured (free text before)."""
+    from consent.records.receipt import terms_recipients
+
+    names = terms_recipients({"notice": {"recipients": value if value is not None else []}})
+    return "; ".join(names) if names else str(_("Nobody else"))

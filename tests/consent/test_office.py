@@ -62,7 +62,7 @@ def form_data(**overrides) -> dict:
         "end_user_prompted_to_notify": "on",
         "notice_retention": "Samples deleted 30 days after the consent ends.",
         "notice_withdrawal": "Withdraw at any time in the portal; effective at once.",
-        "notice_recipients": "none",
+        "notice_recipients": "",
         "items-TOTAL_FORMS": "2",
         "items-INITIAL_FORMS": "0",
         "items-MIN_NUM_FORMS": "1",
