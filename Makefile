@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium poppler-utils libnss3-tools
 
 .PHONY: run test test-e2e deps system-deps clean
 
