@@ -8,16 +8,18 @@ import re
 
 from django.conf import settings
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.canonical import canonical_json
 from consent import selectors, services, tokens
 from consent.api.errors import error_response
-from consent.api.parsers import json_loads_limited
+from consent.api.parsers import LimitedJSONParser, json_loads_limited
 from consent.errors import SampleTooLarge
 from consent.models import ApiKey, EndUserVerification, Modality, Operation, Presentation
 from consent.services import ItemInput, RequestInput, SampleInput
@@ -38,6 +40,14 @@ ERRORS = {
     404: OpenApiResponse(ERROR, description="not found or not your organisation's (`not_found`)"),
     429: OpenApiResponse(ERROR, description="rate limited (`rate_limited`); see Retry-After"),
 }
+MULTIPART_NOTE = (
+    "Samples travel base64-encoded in `items[n].samples` of the JSON body. For large samples the same "
+    "request may instead be sent as `multipart/form-data`: a part `payload` holding the JSON body without "
+    "samples, and file parts named `items[0].samples`, `items[1].samples`, ... (several files per name "
+    "allowed). Both forms are the same request for the `Idempotency-Key`."
+)
+# Printable ASCII, no space at either end: what a header carries unchanged through every proxy.
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
 FILE_FIELD = re.compile(r"^items\[(\d+)\]\.samples$")
 
 
@@ -45,7 +55,10 @@ def _refuse_oversized(samples: list[tuple[str, str, int]]) -> None:
     """Refuse (413) before reading or decoding any sample larger than SAMPLE_MAX_BYTES."""
     limit = settings.SAMPLE_MAX_BYTES
     fields = {
-        field: [f"{name}: {size} bytes; at most {limit} bytes are accepted."]
+        field: [
+            _("%(name)s: %(size)s bytes; at most %(limit)s bytes are accepted.")
+            % {"name": name, "size": size, "limit": limit}
+        ]
         for field, name, size in samples
         if size > limit
     }
@@ -110,7 +123,7 @@ class RequestCreateApi(APIView):
 
     class RequestCreateInput(serializers.Serializer):
         phone = serializers.CharField(max_length=32)
-        email = serializers.EmailField(required=False, default="", allow_blank=True)
+        email = serializers.EmailField(required=False, allow_blank=True, help_text="to notify by e-mail as well")
         language = serializers.ChoiceField(choices=["zh-hans", "en"], default="zh-hans")
         expires_in_days = serializers.IntegerField(default=7, min_value=1, max_value=30)
         end_user_reference = serializers.CharField(max_length=100)
@@ -134,23 +147,17 @@ class RequestCreateApi(APIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": IDEMPOTENCY_KEY.pattern},
                 OpenApiParameter.HEADER,
                 required=True,
                 description="A retry with the same key and body answers 201 with the request as it is now "
                 "and `Idempotent-Replayed: true`; the same key with another body is a 422.",
             )
         ],
-        request={
-            "application/json": RequestCreateInput,
-            "multipart/form-data": inline_serializer(
-                "RequestCreateMultipart",
-                {
-                    "payload": serializers.CharField(help_text="the JSON body, without samples"),
-                    "items[0].samples": serializers.ListField(child=serializers.FileField()),
-                },
-            ),
-        },
+        # One body type only: client generators (openapi-python-client) cannot yet build a client for an
+        # operation whose body comes in two media types, so the multipart form is described in words.
+        description=MULTIPART_NOTE,
+        request={"application/json": RequestCreateInput},
         responses={
             201: RequestOutput,
             422: OpenApiResponse(ERROR, description="the Idempotency-Key was used with another body"),
@@ -163,12 +170,15 @@ class RequestCreateApi(APIView):
     )
     def post(self, request):
         key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 200:
+        if not IDEMPOTENCY_KEY.fullmatch(key) or len(key) > 200:
             return error_response(
                 "idempotency_key_required",
-                "Send an Idempotency-Key header (up to 200 characters) so that a retry cannot create a second request.",
+                _(
+                    "Send an Idempotency-Key header (up to 200 printable ASCII characters) so that a retry "
+                    "cannot create a second request."
+                ),
                 400,
-                {"Idempotency-Key": ["This header is required."]},
+                {"Idempotency-Key": [_("This header is required.")]},
             )
         raw, files = self._raw(request)
         data = self._parse(raw, files)
@@ -187,19 +197,19 @@ class RequestCreateApi(APIView):
             try:
                 raw = json_loads_limited(request.data.get("payload", ""))
             except ParseError as exc:
-                raise ValidationError({"payload": [f"Not valid JSON: {exc.detail}"]}) from exc
+                raise ValidationError({"payload": [_("Not valid JSON: %(detail)s") % {"detail": exc.detail}]}) from exc
             files = {}
             for name in request.FILES:
                 match = FILE_FIELD.match(name)
                 if not match:
-                    raise ValidationError({name: ["Unexpected file field; use items[<n>].samples."]})
+                    raise ValidationError({name: [_("Unexpected file field; use items[<n>].samples.")]})
                 files[int(match.group(1))] = request.FILES.getlist(name)
             return raw, files
         return request.data, {}
 
     def _parse(self, raw, files) -> RequestInput:
         if not isinstance(raw, dict):
-            raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+            raise ValidationError({"non_field_errors": [_("The body must be a JSON object.")]})
         top = self.RequestCreateInput(data=raw)
         top.is_valid(raise_exception=True)
         values = dict(top.validated_data)
@@ -211,7 +221,9 @@ class RequestCreateApi(APIView):
                 continue
             uploads = files.get(index, [])
             if len(uploads) + len(item.validated_data["samples"]) > settings.SAMPLES_MAX_PER_ITEM:
-                errors[f"items[{index}].samples"] = [f"At most {settings.SAMPLES_MAX_PER_ITEM} samples per item."]
+                errors[f"items[{index}].samples"] = [
+                    _("At most %(n)s samples per item.") % {"n": settings.SAMPLES_MAX_PER_ITEM}
+                ]
                 continue
             _refuse_oversized([(f"items[{index}].samples[{j}]", f.name, f.size) for j, f in enumerate(uploads)])
             samples = [SampleInput(f.name, f.read()) for f in uploads]
@@ -227,7 +239,7 @@ class RequestCreateApi(APIView):
                 try:
                     content = base64.b64decode(parsed.validated_data["content_base64"], validate=True)
                 except (binascii.Error, ValueError):
-                    errors[f"items[{index}].samples[{j}].content_base64"] = ["Not valid base64."]
+                    errors[f"items[{index}].samples[{j}].content_base64"] = [_("Not valid base64.")]
                     continue
                 samples.append(SampleInput(parsed.validated_data["name"], content))
             fields = {k: v for k, v in item.validated_data.items() if k != "samples"}
@@ -312,37 +324,85 @@ class ConsentDetailApi(APIView):
         return response
 
 
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+INTROSPECTION = inline_serializer(
+    "Introspection",
+    {
+        "active": serializers.BooleanField(help_text="whether the token allows this job now"),
+        "reason": serializers.ChoiceField(
+            choices=tokens.VerifyReason.choices,
+            required=False,
+            help_text="only when inactive, and only for the token's own audience",
+        ),
+        # The claims of the token, only when active (RFC 7662 §2.2); README "Tokens" describes each.
+        "iss": serializers.URLField(required=False, help_text="the issuing service"),
+        "sub": serializers.CharField(
+            required=False, help_text="pairwise pseudonym of the person for your organisation"
+        ),
+        "aud": serializers.CharField(required=False, help_text="your organisation's public identifier"),
+        "jti": serializers.CharField(required=False, help_text="the token's unique id"),
+        "cid": serializers.IntegerField(required=False, help_text="the consent id"),
+        "mod": serializers.ChoiceField(choices=Modality.choices, required=False, help_text="the consented modality"),
+        "ops": serializers.ListField(
+            child=serializers.ChoiceField(choices=Operation.choices), required=False, help_text="consented operations"
+        ),
+        "iat": serializers.IntegerField(required=False, help_text="issued at (seconds since the epoch)"),
+        "nbf": serializers.IntegerField(required=False, help_text="not before (seconds since the epoch)"),
+        "exp": serializers.IntegerField(required=False, help_text="end of the consent (seconds since the epoch)"),
+        "media": serializers.ListField(
+            child=serializers.CharField(), required=False, help_text="SHA-256 (hex) of the consented reference samples"
+        ),
+        "status": inline_serializer(
+            "TokenStatus",
+            {
+                "status_list": inline_serializer(
+                    "TokenStatusListReference",
+                    {"idx": serializers.IntegerField(), "uri": serializers.URLField()},
+                )
+            },
+            required=False,
+            help_text="Token Status List entry (draft-ietf-oauth-status-list) for offline revocation checks",
+        ),
+    },
+)
+
+
 class TokenVerifyApi(APIView):
-    """Check a consent token before a generation job (RFC 7662 shape). Every presentation is logged."""
+    """Check a consent token before a generation job (RFC 7662 shape). Every presentation is logged.
+
+    Accepts `application/json` and, as RFC 7662 introspection clients send it,
+    `application/x-www-form-urlencoded` with the same fields.
+    """
 
     required_scopes = (ApiKey.Scope.TOKENS_VERIFY,)
+    parser_classes = [LimitedJSONParser, FormParser, MultiPartParser]
 
     class TokenVerifyInput(serializers.Serializer):
-        token = serializers.CharField(max_length=8192)
+        token = StrictCharField(max_length=8192)
         modality = serializers.ChoiceField(choices=Modality.choices)
         operation = serializers.ChoiceField(choices=Operation.choices)
-        media_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True, default="")
+        media_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True)
 
     @extend_schema(
         operation_id="token_verify",
+        description="Also accepts `application/x-www-form-urlencoded` with the same fields (RFC 7662 §2.1).",
         request=TokenVerifyInput,
-        responses={
-            200: inline_serializer(
-                "Introspection",
-                {
-                    "active": serializers.BooleanField(),
-                    "reason": serializers.CharField(required=False, help_text="only for the token's own audience"),
-                },
-            ),
-            **ERRORS,
-        },
+        responses={200: INTROSPECTION, **ERRORS},
     )
     def post(self, request):
         data = self.TokenVerifyInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         key: ApiKey = request.auth
-        media = values["media_sha256"].lower()
+        media = values.get("media_sha256", "").lower()
         outcome = tokens.token_verify(
             token=values["token"],
             audience_org_id=key.organization_id,

@@ -1,4 +1,4 @@
-"""Public, unauthenticated endpoints: the JWKS, the Token Status Lists and the receipt schema (anyone may fetch them)."""
+"""Public, unauthenticated endpoints: JWKS, Token Status Lists, the receipt schema (anyone may fetch them)."""
 
 import hashlib
 import json

@@ -12,20 +12,20 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import pydyf
 import segno
 from django.conf import settings
 from django.db.models import TextChoices
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-import pydyf
 from weasyprint import HTML, Attachment, URLFetcher
 from weasyprint import __version__ as weasyprint_version
 
 from audit.canonical import canonical_json
 from consent.models import Artifact, Consent
 from consent.records.labels import bilingual, check_labels, when
-from consent.records.receipt import token_jti, receipt_build, receipt_fields, terms_recipients, verify_url
+from consent.records.receipt import receipt_build, receipt_fields, terms_recipients, token_jti, verify_url
 from consent.records.sign import PRODUCER, pdf_sign, signature_check
 
 logger = logging.getLogger(__name__)

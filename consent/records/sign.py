@@ -8,6 +8,7 @@ without preparation. The key is P-256 because poppler, NSS and Acrobat verify it
 Ed25519 PDF signatures are not widely verifiable yet.
 """
 
+import contextlib
 import io
 import logging
 import os
@@ -153,10 +154,8 @@ def _has_signing_ekus(cert_pem: bytes) -> bool:
 
 def _retire_dev_material(folder: Path) -> None:
     """Move development material issued before SIGNING_EKUS aside (kept, so old dev records stay checkable)."""
-    try:
+    with contextlib.suppress(OSError):  # another process moved it first
         folder.rename(folder.with_name(f"{DEV_DIR_NAME}.retired-{secrets.token_hex(4)}"))
-    except OSError:  # another process moved it first
-        pass
 
 
 def _dev_material_pem() -> tuple[bytes, bytes]:

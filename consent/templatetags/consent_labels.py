@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consent import webhooks
 from consent.models import ConsentRequest, EndUserVerification, Modality, Operation, RequestItem
+from consent.records.receipt import terms_recipients
 
 register = template.Library()
 
@@ -285,7 +286,5 @@ def audit_data_rows(data) -> list[tuple[str, str]]:
 @register.filter
 def recipient_names(value) -> str:
     """The notice's other recipients, named; a list since recipients are structured (free text before)."""
-    from consent.records.receipt import terms_recipients
-
     names = terms_recipients({"notice": {"recipients": value if value is not None else []}})
     return "; ".join(names) if names else str(_("Nobody else"))
