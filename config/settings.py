@@ -405,6 +405,10 @@ SPECTACULAR_SETTINGS = {
     # Request bodies documented as JSON only: client generators (openapi-python-client) fail on an operation
     # whose body comes in several media types. The other forms an operation accepts are in its description.
     "PARSER_WHITELIST": ["consent.api.parsers.LimitedJSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "consent.api.schema.closed_request_bodies",
+    ],
     "ENUM_NAME_OVERRIDES": {"ModalityEnum": "consent.models.Modality", "OperationEnum": "consent.models.Operation"},
 }
 

@@ -66,6 +66,46 @@ def _refuse_oversized(samples: list[tuple[str, str, int]]) -> None:
         raise SampleTooLarge(limit=limit, fields=fields)
 
 
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer field that refuses strings ("7") and booleans, as the schema says `integer`."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false, not "yes", 1 or "on"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class ClosedSerializer(serializers.Serializer):
+    """Input that refuses fields it does not know (documented as `additionalProperties: false`).
+
+    A misspelt optional field would otherwise be dropped without a word, and the request made without it.
+    """
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
+        if unknown:
+            raise ValidationError({name: [_("Unknown field.")] for name in unknown})
+        return super().to_internal_value(data)
+
+
 class SampleOutput(serializers.Serializer):
     sha256 = serializers.CharField()
     kind = serializers.CharField()
@@ -104,43 +144,52 @@ class RequestOutput(serializers.Serializer):
     items = ItemOutput(many=True)
 
 
+class RequestSampleInput(ClosedSerializer):
+    name = StrictCharField(max_length=200)
+    content_base64 = StrictCharField(help_text="the sample's bytes, base64 (RFC 4648 §4)")
+
+
+class RequestItemInput(ClosedSerializer):
+    modality = serializers.ChoiceField(choices=Modality.choices)
+    operations = serializers.ListField(
+        child=serializers.ChoiceField(choices=Operation.choices),
+        allow_empty=False,
+        help_text="operations of the item's modality (face: face_*, attribute_editing, pose_manipulation; "
+        "voice: voice_*, speech_synthesis)",
+    )
+    purpose = StrictCharField(max_length=500)
+    usage = StrictCharField(max_length=500)
+    valid_until = serializers.DateField(help_text="after today, within CONSENT_MAX_VALIDITY_DAYS")
+    samples = serializers.ListField(
+        child=RequestSampleInput(), required=False, default=list, help_text="PNG/JPEG/WebP images or WAV/MP3 audio"
+    )
+
+
 class RequestCreateApi(APIView):
     """Create a consent request; the person is notified by SMS. Requires an `Idempotency-Key` header."""
 
     required_scopes = (ApiKey.Scope.REQUESTS_WRITE,)
 
-    class RequestSampleInput(serializers.Serializer):
-        name = serializers.CharField(max_length=200)
-        content_base64 = serializers.CharField()
-
-    class RequestItemInput(serializers.Serializer):
-        modality = serializers.ChoiceField(choices=Modality.choices)
-        operations = serializers.ListField(child=serializers.ChoiceField(choices=Operation.choices), allow_empty=False)
-        purpose = serializers.CharField(max_length=500)
-        usage = serializers.CharField(max_length=500)
-        valid_until = serializers.DateField()
-        samples = serializers.ListField(child=serializers.DictField(), required=False, default=list)
-
-    class RequestCreateInput(serializers.Serializer):
-        phone = serializers.CharField(max_length=32)
+    class RequestCreateInput(ClosedSerializer):
+        phone = StrictCharField(max_length=32, help_text="a mobile number (E.164, or national for China)")
         email = serializers.EmailField(required=False, allow_blank=True, help_text="to notify by e-mail as well")
         language = serializers.ChoiceField(choices=["zh-hans", "en"], default="zh-hans")
-        expires_in_days = serializers.IntegerField(default=7, min_value=1, max_value=30)
-        end_user_reference = serializers.CharField(max_length=100)
+        expires_in_days = StrictIntegerField(default=7, min_value=1, max_value=30)
+        end_user_reference = StrictCharField(max_length=100)
         end_user_verification_method = serializers.ChoiceField(choices=EndUserVerification.choices)
-        end_user_verification_reference = serializers.CharField(max_length=100)
+        end_user_verification_reference = StrictCharField(max_length=100)
         end_user_verified_at = serializers.DateTimeField()
-        end_user_prompted_to_notify = serializers.BooleanField()
-        notice_retention = serializers.CharField(max_length=300)
-        notice_withdrawal = serializers.CharField(max_length=300)
+        end_user_prompted_to_notify = StrictBooleanField(help_text="must be true (Provisions Art. 14)")
+        notice_retention = StrictCharField(max_length=300)
+        notice_withdrawal = StrictCharField(max_length=300)
         notice_recipients = serializers.ListField(
-            child=serializers.CharField(max_length=200),
+            child=StrictCharField(max_length=200),
             required=False,
             default=list,
             max_length=20,
             help_text="named third parties who receive the likeness; an empty list (the default) means none",
         )
-        items = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=10)
+        items = serializers.ListField(child=RequestItemInput(), allow_empty=False, max_length=10)
 
     @extend_schema(
         operation_id="request_create",
@@ -214,35 +263,24 @@ class RequestCreateApi(APIView):
         top.is_valid(raise_exception=True)
         values = dict(top.validated_data)
         items, errors = [], {}
-        for index, item_raw in enumerate(values.pop("items")):
-            item = self.RequestItemInput(data=item_raw)
-            if not item.is_valid():
-                errors[f"items[{index}]"] = item.errors
-                continue
+        for index, item in enumerate(values.pop("items")):
             uploads = files.get(index, [])
-            if len(uploads) + len(item.validated_data["samples"]) > settings.SAMPLES_MAX_PER_ITEM:
-                errors[f"items[{index}].samples"] = [
-                    _("At most %(n)s samples per item.") % {"n": settings.SAMPLES_MAX_PER_ITEM}
-                ]
+            if len(uploads) + len(item["samples"]) > settings.SAMPLES_MAX_PER_ITEM:
+                too_many = _("At most %(n)s samples per item.") % {"n": settings.SAMPLES_MAX_PER_ITEM}
+                errors[f"items[{index}].samples"] = [too_many]
                 continue
             _refuse_oversized([(f"items[{index}].samples[{j}]", f.name, f.size) for j, f in enumerate(uploads)])
             samples = [SampleInput(f.name, f.read()) for f in uploads]
-            for j, sample in enumerate(item.validated_data["samples"]):
-                parsed = self.RequestSampleInput(data=sample)
-                if not parsed.is_valid():
-                    errors[f"items[{index}].samples[{j}]"] = parsed.errors
-                    continue
-                encoded = parsed.validated_data["content_base64"]
-                _refuse_oversized(
-                    [(f"items[{index}].samples[{j}]", parsed.validated_data["name"], len(encoded) * 3 // 4)]
-                )
+            for j, sample in enumerate(item["samples"]):
+                encoded = sample["content_base64"]
+                _refuse_oversized([(f"items[{index}].samples[{j}]", sample["name"], len(encoded) * 3 // 4)])
                 try:
-                    content = base64.b64decode(parsed.validated_data["content_base64"], validate=True)
+                    content = base64.b64decode(encoded, validate=True)
                 except (binascii.Error, ValueError):
                     errors[f"items[{index}].samples[{j}].content_base64"] = [_("Not valid base64.")]
                     continue
-                samples.append(SampleInput(parsed.validated_data["name"], content))
-            fields = {k: v for k, v in item.validated_data.items() if k != "samples"}
+                samples.append(SampleInput(sample["name"], content))
+            fields = {k: v for k, v in item.items() if k != "samples"}
             items.append(ItemInput(**fields, samples=samples))
         if errors:
             raise ValidationError(errors)
@@ -324,15 +362,6 @@ class ConsentDetailApi(APIView):
         return response
 
 
-class StrictCharField(serializers.CharField):
-    """A string field that refuses numbers and booleans instead of turning them into text."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 INTROSPECTION = inline_serializer(
     "Introspection",
     {
@@ -386,7 +415,7 @@ class TokenVerifyApi(APIView):
     parser_classes = [LimitedJSONParser, FormParser, MultiPartParser]
 
     class TokenVerifyInput(serializers.Serializer):
-        token = StrictCharField(max_length=8192)
+        token = StrictCharField(max_length=8192, help_text="the compact JWS")
         modality = serializers.ChoiceField(choices=Modality.choices)
         operation = serializers.ChoiceField(choices=Operation.choices)
         media_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False, allow_blank=True)
