@@ -435,6 +435,7 @@ class TokenVerifyApi(APIView):
         outcome = tokens.token_verify(
             token=values["token"],
             audience_org_id=key.organization_id,
+            audience_public_id=tokens.audience_of(key.organization),
             modality=values["modality"],
             operation=values["operation"],
             media_sha256=media or None,
