@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium poppler-utils libnss3-tools
 
-.PHONY: run test test-e2e deps system-deps clean
+.PHONY: run test test-e2e test-conformance deps system-deps clean
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -20,10 +20,20 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -n 2 -m "not e2e"
+	$(VENV)/bin/pytest -n 2 -m "not e2e and not conformance"
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e
+
+# Generated clients (openapi-python-client, openapi-typescript) and schemathesis --checks all against the
+# live test server: about two minutes, so a target of its own, which .ci/run runs as well.
+test-conformance: deps tools/openapi-typescript/node_modules/.installed
+	$(VENV)/bin/pytest -p no:xdist -m conformance
+
+tools/openapi-typescript/node_modules/.installed: tools/openapi-typescript/package.json tools/openapi-typescript/package-lock.json
+	@command -v npm >/dev/null || $(MAKE) system-deps DEBIAN_PACKAGES="nodejs npm"
+	npm ci --prefix tools/openapi-typescript --no-audit --no-fund
+	@touch $@
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var
