@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -133,7 +133,12 @@ def invitation_accept(*, token: str, username: str, password: str, now=None) -> 
     except ValidationError as exc:
         raise PasswordRejected(fields={"password": exc.messages}) from None
     user.set_password(password)
-    user.save()
+    try:
+        # A concurrent acceptance may take the name between the check above and this insert.
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise UsernameTaken(fields={"username": [UsernameTaken.message]}) from None
     invitation.accepted_at = now or timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])

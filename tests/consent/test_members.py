@@ -252,6 +252,25 @@ def test_taken_username_is_an_inline_error_and_the_link_stays_valid(owner, organ
     assert client.get(path).status_code == 200
 
 
+def test_a_name_taken_between_check_and_insert_is_an_inline_error_not_a_500(owner, organization, client, monkeypatch):
+    """Two invitees accepting with the same name at once: the loser gets the form error, nothing half-made."""
+    _invitation, token = _invite(owner, organization)
+    User.objects.create_user(username="racer", password=NEW_PASSWORD)
+    real_filter = User.objects.filter
+
+    def filter_missing_the_racer(*args, **kwargs):
+        # The other acceptance commits after this one's existence check: the check sees nobody.
+        return real_filter(*args, **kwargs).none() if "username__iexact" in kwargs else real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(User.objects, "filter", filter_missing_the_racer)
+    path = f"/office/invitation/{token}/"
+    response = client.post(path, {"username": "racer", "password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
+    assert response.status_code == 200
+    assert "username is taken" in response.content.decode()
+    assert Invitation.objects.get().accepted_at is None
+    assert not Membership.objects.filter(user__username="racer").exists()
+
+
 def test_members_page_reads_in_chinese_by_default(owner_client, settings):
     settings.LANGUAGE_CODE = "zh-hans"
     body = owner_client.get("/office/members/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
