@@ -12,12 +12,15 @@ import subprocess
 import pypdf
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
+from weasyprint import Attachment
 
+from audit.canonical import canonical_json
 from consent import services
 from consent.builders import build_granted_consent, build_request
 from consent.models import Artifact, Consent
 from consent.records.receipt import RECEIPT_SCHEMA_FILE, receipt_build, receipt_schema
-from consent.records.sign import signing_material
+from consent.records.render import artifact_verify, data_only_fetcher, html_to_pdfa
+from consent.records.sign import pdf_sign, signing_material
 from consent.services import consent_grant
 from tests.consent.conftest import PERSON_PHONE
 
@@ -166,6 +169,19 @@ def test_pdfsig_does_not_trust_the_signer_without_our_ca(record, tmp_path):
     path.write_bytes(record)
     untrusted = pdfsig(path, nss_db(tmp_path, trust_ca=False))
     assert "Signature is Valid." in untrusted and "Certificate is Trusted." not in untrusted, untrusted
+
+
+@pytest.mark.pdf
+def test_a_record_issued_before_x_likeness_still_checks_out(organization, operator, pat_verified):
+    # Records already handed out carry our fields at the top level; /verify/ must keep accepting them.
+    consent = granted_with(organization, operator, pat_verified)
+    legacy = {"kind": "grant", "consent_id": consent.pk, "terms": json.loads(consent.terms_json)}
+    legacy["terms_sha256"] = consent.terms_sha256
+    attachment = Attachment(
+        string=canonical_json(legacy), url_fetcher=data_only_fetcher(), name="receipt.json", relationship="Source"
+    )
+    report = artifact_verify(pdf_sign(html_to_pdfa("<p>record</p>", attachments=[attachment]), reason="test"))
+    assert report.valid and report.consent_id == consent.pk, report.problems
 
 
 @pytest.mark.pdf
