@@ -153,21 +153,16 @@ def pdfsig(path, nss) -> str:
 
 @needs_pdfsig
 @pytest.mark.pdf
-def test_pdfsig_trusts_the_signer_when_our_ca_is_trusted(record, tmp_path):
+def test_pdfsig_trusts_the_signer_when_our_ca_is_trusted_and_only_then(record, tmp_path):
     path = tmp_path / "record.pdf"
     path.write_bytes(record)
-    trusted = pdfsig(path, nss_db(tmp_path, trust_ca=True))
+    (tmp_path / "trusting").mkdir()
+    trusted = pdfsig(path, nss_db(tmp_path / "trusting", trust_ca=True))
     assert "Signature is Valid." in trusted, trusted
     assert "Certificate is Trusted." in trusted, trusted
     assert "Total document signed" in trusted, trusted
-
-
-@needs_pdfsig
-@pytest.mark.pdf
-def test_pdfsig_does_not_trust_the_signer_without_our_ca(record, tmp_path):
-    path = tmp_path / "record.pdf"
-    path.write_bytes(record)
-    untrusted = pdfsig(path, nss_db(tmp_path, trust_ca=False))
+    (tmp_path / "empty").mkdir()
+    untrusted = pdfsig(path, nss_db(tmp_path / "empty", trust_ca=False))
     assert "Signature is Valid." in untrusted and "Certificate is Trusted." not in untrusted, untrusted
 
 
@@ -185,14 +180,11 @@ def test_a_record_issued_before_x_likeness_still_checks_out(organization, operat
 
 
 @pytest.mark.pdf
-def test_the_embedded_receipt_validates_against_the_schema(record):
-    (raw,) = pypdf.PdfReader(io.BytesIO(record)).attachments["receipt.json"]
+def test_the_record_embeds_a_valid_receipt_once_names_one_producer_and_keeps_the_pdfa_structure(record):
+    reader = pypdf.PdfReader(io.BytesIO(record))
+    (raw,) = reader.attachments["receipt.json"]
     assert_valid(json.loads(raw))
 
-
-@pytest.mark.pdf
-def test_the_catalogue_lists_the_receipt_once_and_info_and_xmp_name_one_producer(record):
-    reader = pypdf.PdfReader(io.BytesIO(record))
     root = reader.trailer["/Root"]
     af = [ref.get_object() for ref in root["/AF"]]
     assert len(af) == 1 and af[0]["/F"] == "receipt.json" and af[0]["/AFRelationship"] == "/Source"
@@ -202,13 +194,7 @@ def test_the_catalogue_lists_the_receipt_once_and_info_and_xmp_name_one_producer
     (creator_tool,) = re.findall(r'xmp:CreatorTool(?:="|>)([^"<]*)', xmp)
     assert reader.trailer["/Info"]["/Creator"] == creator_tool
 
-
-@pytest.mark.pdf
-def test_the_record_keeps_the_pdfa_structure_no_validator_here_checks(record):
-    # veraPDF is not packaged for Debian, npm or PyPI: these are the structural checks we can make.
-    reader = pypdf.PdfReader(io.BytesIO(record))
-    root = reader.trailer["/Root"]
-    xmp = root["/Metadata"].get_object().get_data().decode()
+    # veraPDF is not packaged for Debian, npm or PyPI: these are the structural PDF/A checks we can make.
     assert re.search(r'pdfaid:part(="|>)3', xmp) and re.search(r'pdfaid:conformance(="|>)B', xmp)
     (intent,) = root["/OutputIntents"]
     assert intent.get_object()["/S"] == "/GTS_PDFA1" and "/DestOutputProfile" in intent.get_object()
