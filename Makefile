@@ -1,6 +1,8 @@
 # Two commands: `make run` (install what is missing, migrate, demo data, serve on 127.0.0.1:8000)
 # and `make test` (ruff, migrations check, the pytest suite). The browser journeys in real Chromium
 # are the slowest part, so they have their own target, `make test-e2e`, which .ci/run runs as well.
+# `make test-faults` kills and restarts a private PostgreSQL, Redis, web and worker processes (a few minutes).
+# `make test-conformance` lets independent tools (generated clients, schemathesis) judge the live API.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -9,8 +11,10 @@ export DJANGO_DEBUG ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium poppler-utils libnss3-tools
+# The fault suite runs its own PostgreSQL cluster (initdb, pg_ctl, pg_dump, pg_restore) and Redis server.
+FAULT_PACKAGES := postgresql redis-server
 
-.PHONY: run test test-e2e test-conformance deps system-deps clean
+.PHONY: run test test-e2e test-faults test-conformance deps system-deps fault-deps clean
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -20,10 +24,13 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -n 2 -m "not e2e and not conformance"
+	$(VENV)/bin/pytest -n 2 -m "not e2e and not faults and not conformance"
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e
+
+test-faults: deps fault-deps
+	$(VENV)/bin/pytest -p no:xdist -m faults tests/faults
 
 # Generated clients (openapi-python-client, openapi-typescript) and schemathesis --checks all against the
 # live test server: about two minutes, so a target of its own, which .ci/run runs as well.
@@ -31,12 +38,15 @@ test-conformance: deps tools/openapi-typescript/node_modules/.installed
 	$(VENV)/bin/pytest -p no:xdist -m conformance
 
 tools/openapi-typescript/node_modules/.installed: tools/openapi-typescript/package.json tools/openapi-typescript/package-lock.json
-	@command -v npm >/dev/null || $(MAKE) system-deps DEBIAN_PACKAGES="nodejs npm"
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="nodejs npm"
 	npm ci --prefix tools/openapi-typescript --no-audit --no-fund
 	@touch $@
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var
+
+fault-deps:
+	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(FAULT_PACKAGES)"
 
 system-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -56,7 +66,7 @@ system-deps:
 $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	@test -x $(PY) || { python=$$(bin/find-python) && echo "Using $$python" && $$python -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' -e ./clients/python
+	$(PY) -m pip install --quiet -e '.[dev]' -e './clients/python[labels,c2pa]'
 	@touch $@
 
 locale/zh_Hans/LC_MESSAGES/django.mo: locale/zh_Hans/LC_MESSAGES/django.po $(VENV)/.installed

@@ -49,7 +49,7 @@ def make_consents(n: int) -> list[int]:
         for i in range(n)
     ]
     notice = {
-        "notice_retention": "参考样本在同意结束后 30 天内删除。Samples deleted 30 days after the consent ends.",
+        "retention_days": 30,
         "notice_withdrawal": "可随时在门户撤回，立即生效。Withdraw at any time in the portal; effective at once.",
     }
     return [

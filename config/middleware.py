@@ -1,9 +1,16 @@
-"""Refuse a request body that is too large before anything reads it; choose the language of the answer."""
+"""Refuse a request body that is too large before anything reads it; a clean 503 while the database is away;
+choose the language of the answer."""
+
+import sys
 
 from django.conf import settings
+from django.core.signals import got_request_exception
+from django.db import DatabaseError
 from django.http import HttpResponse
 from django.middleware.locale import LocaleMiddleware
+from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
@@ -34,6 +41,45 @@ class RequestBodyLimitMiddleware:
             message = _("The upload is too large: at most %(mb)s MB per request.") % {"mb": megabytes}
             return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database is unreachable, answer a clean 503 (the API's JSON error, or a short page).
+
+    A lost database connection can surface anywhere: in the session or OTP middleware as much as in a
+    view. Django turns each layer's exception into a response before the next layer out sees it (the
+    debug page with DEBUG, a 500 without), so `process_exception` would catch only views'. Instead, the
+    `got_request_exception` signal, sent for every uncaught exception, marks the request when the cause is
+    a database error, and this outermost middleware swaps whatever response came back for the 503. Django
+    drops the broken connection at the end of the request and opens a new one on the next: no restart.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        got_request_exception.connect(_mark_database_error, dispatch_uid="database-unavailable")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not getattr(request, "_database_unavailable", False):
+            return response
+        if request.path.startswith("/api/"):
+            response = api_error(
+                "service_unavailable", "The service is briefly unavailable; retry in a few seconds.", 503
+            )
+        else:
+            response = HttpResponse(
+                render_to_string("503.html", {"LANGUAGE_CODE": get_language()}),
+                status=503,
+                content_type="text/html; charset=utf-8",
+            )
+        response["Retry-After"] = "5"
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _mark_database_error(sender, request=None, **kwargs):
+    if request is not None and isinstance(sys.exc_info()[1], DatabaseError):
+        request._database_unavailable = True
 
 
 API_DEFAULT_LANGUAGE = "en"

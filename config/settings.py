@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -249,6 +250,7 @@ CELERY_BEAT_SCHEDULE = {
     "consent-expire": {"task": "consent.tasks.consent_expire_task", "schedule": timedelta(minutes=5)},
     "consent-logs-purge-daily": {"task": "consent.tasks.consent_logs_purge_task", "schedule": timedelta(hours=24)},
     "consent-sweep": {"task": "consent.tasks.consent_sweep_task", "schedule": timedelta(minutes=1)},
+    "samples-erase-hourly": {"task": "consent.tasks.samples_erase_task", "schedule": timedelta(hours=1)},
 }
 
 # Audit log (Provisions Art. 10; Cybersecurity Law Art. 21 requires at least six months).
@@ -260,6 +262,12 @@ if AUDIT_RETENTION_DAYS < AUDIT_MIN_RETENTION_DAYS:
         f"{AUDIT_MIN_RETENTION_DAYS} days (Cybersecurity Law Art. 21: keep network logs at least six months)."
     )
 AUDIT_CHECKPOINT_EVERY = env.int("AUDIT_CHECKPOINT_EVERY", default=1000)
+
+# Output provenance (README "Output provenance"): how old the verify call before a generation job may be
+# when its output is registered, and how close two perceptual hashes (bits of 64) count as "similar".
+OUTPUT_PRESENTATION_MAX_AGE_MINUTES = env.int("OUTPUT_PRESENTATION_MAX_AGE_MINUTES", default=30)
+PROVENANCE_SIMILAR_MAX_DISTANCE = env.int("PROVENANCE_SIMILAR_MAX_DISTANCE", default=6)
+PROVENANCE_CHECK_MAX_BYTES = env.int("PROVENANCE_CHECK_MAX_BYTES", default=20 * 1024 * 1024)
 
 # Platform Ed25519 key (PEM) signing audit checkpoints. Generated under var/ in development.
 PLATFORM_SIGNING_KEY = env.str("PLATFORM_SIGNING_KEY", default="", multiline=True)
@@ -318,6 +326,15 @@ if not DEBUG and REALNAME_BACKEND.endswith("ChecksumOnlyVerifier"):
 # Consent requests.
 CONSENT_MAX_VALIDITY_DAYS = env.int("CONSENT_MAX_VALIDITY_DAYS", default=365)
 CONSENT_DENIAL_COOLDOWN_DAYS = env.int("CONSENT_DENIAL_COOLDOWN_DAYS", default=30)
+# Reference samples are erased this many days after the consent ends (per request, 0 = at once), never later
+# than the platform maximum; the retention task runs hourly through beat.
+SAMPLE_RETENTION_DEFAULT_DAYS = env.int("SAMPLE_RETENTION_DEFAULT_DAYS", default=30)
+SAMPLE_RETENTION_MAX_DAYS = env.int("SAMPLE_RETENTION_MAX_DAYS", default=180)
+if not 0 <= SAMPLE_RETENTION_DEFAULT_DAYS <= SAMPLE_RETENTION_MAX_DAYS:
+    raise ImproperlyConfigured(
+        f"SAMPLE_RETENTION_DEFAULT_DAYS={SAMPLE_RETENTION_DEFAULT_DAYS} must lie between 0 and "
+        f"SAMPLE_RETENTION_MAX_DAYS={SAMPLE_RETENTION_MAX_DAYS}."
+    )
 # Request notifications (each one an SMS): per phone per day from one organisation and from all of them,
 # per organisation per hour.
 NOTIFY_LIMIT_PER_ORGANIZATION_PHONE_DAY = env.int("NOTIFY_LIMIT_PER_ORGANIZATION_PHONE_DAY", default=3)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("consent.public.token_urls")),
     path("", include("consent.public.artifact_urls")),
     path("verify/", include("consent.public.verify_urls")),
+    path("provenance/", include("consent.public.provenance_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("dev/outbox/", outbox, name="dev-outbox"),  # 404 unless DEBUG
     # Unknown API paths answer the API's JSON 404 even with DEBUG on (handler404 applies only without it).

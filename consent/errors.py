@@ -84,3 +84,44 @@ class ApiKeyRevoked(ConsentError):
     code = "api_key_revoked"
     status = 409
     message = _("This key is revoked; create a new key instead.")
+
+
+class PresentationNotFound(ConsentError):
+    code = "presentation_not_found"
+    status = 404
+    message = _(
+        "No verify call with this id was made by your organisation. Send the presentation_id of the verify answer."
+    )
+
+
+class PresentationNotActive(ConsentError):
+    code = "presentation_not_active"
+    status = 409
+    message = _("This verify call did not answer active: no output may be registered under it.")
+
+
+class PresentationTooOld(ConsentError):
+    code = "presentation_too_old"
+    status = 409
+    message = _(
+        "This verify call is older than %(minutes)s minutes. Verify the token again before the job and register "
+        "the output with the new presentation_id."
+    )
+
+
+class MediaTypeNotConsented(ConsentError):
+    code = "media_type_not_consented"
+    status = 400
+    message = _("A %(modality)s consent does not cover %(media_type)s outputs.")
+
+
+class OutputRegisteredElsewhere(ConsentError):
+    code = "output_registered_under_another_consent"
+    status = 409
+    message = _("Your organisation already registered this output (same SHA-256) under another consent.")
+
+
+class ThumbnailInvalid(ConsentError):
+    code = "thumbnail_invalid"
+    status = 400
+    message = _("The thumbnail must be a PNG or JPEG image of at most %(kb)s KB.")

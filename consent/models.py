@@ -15,6 +15,7 @@ class ApiKey(models.Model):
         REQUESTS_WRITE = "requests:write", _("create and cancel consent requests")
         CONSENTS_READ = "consents:read", _("read consents and their tokens")
         TOKENS_VERIFY = "tokens:verify", _("verify consent tokens")
+        OUTPUTS_WRITE = "outputs:write", _("register generated outputs")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(_("name"), max_length=100)
@@ -98,7 +99,10 @@ class ConsentRequest(models.Model):
     language = models.CharField(max_length=8, default="zh-hans")
     notice_processor = models.CharField(max_length=200)
     notice_contact = models.CharField(max_length=300)
-    notice_retention = models.CharField(max_length=300)
+    # How long the reference samples are kept after the item's consent ends (or the item is denied,
+    # cancelled or expires); the retention task erases them then. Bounded by SAMPLE_RETENTION_MAX_DAYS.
+    retention_days = models.PositiveSmallIntegerField(default=30)
+    notice_retention = models.CharField(max_length=300, blank=True)  # optional further words (e.g. outputs)
     notice_withdrawal = models.CharField(max_length=300)
     notice_recipients = models.JSONField(default=list, blank=True)  # names of other recipients; [] = none
     expires_at = models.DateTimeField(db_index=True)
@@ -165,6 +169,8 @@ class Sample(models.Model):
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     original_name = models.CharField(max_length=200, blank=True)
+    # Set when the file (and its preview) was deleted, on schedule or with the account; the hash stays.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"{self.kind} {self.sha256[:12]}"
@@ -437,3 +443,41 @@ class Artifact(models.Model):
 
     def __str__(self):
         return f"{self.kind} record of consent #{self.consent_id}"
+
+
+class Output(models.Model):
+    """A generated file registered by a service under a consent: the link from the output back to the consent."""
+
+    # The receipt id: in the signed receipt, the AIGC label's ProduceID and the public check's links.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="outputs")
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="outputs")
+    presentation = models.ForeignKey(Presentation, on_delete=models.PROTECT, related_name="outputs")
+    api_key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="+")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    media_type = models.CharField(max_length=100)
+    perceptual_hash = models.CharField(max_length=16, blank=True)
+    thumbnail = models.BinaryField(blank=True, default=b"")
+    receipt = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sha256"], name="output_unique_per_organization")
+        ]
+
+    def __str__(self):
+        return f"output {self.public_id} ({self.media_type})"
+
+
+class OutputDisplay(models.Model):
+    """The person's choice to see the thumbnails services send with their outputs (off unless they opt in)."""
+
+    person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="output_display")
+    show_thumbnails = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.person_id}: thumbnails {'on' if self.show_thumbnails else 'off'}"

@@ -1,9 +1,19 @@
 """Reads scoped by who is asking. A missing or foreign object is a 404, never a 403 that confirms it exists."""
 
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models.functions import Length
 from django.http import Http404
 
-from consent.models import Consent, ConsentRequest, OrganizationSettings, Presentation, RequestItem, Sample
+from consent.models import (
+    Consent,
+    ConsentRequest,
+    OrganizationSettings,
+    Output,
+    OutputDisplay,
+    Presentation,
+    RequestItem,
+    Sample,
+)
 from identity.models import Membership, Organization, Person, User
 
 
@@ -172,18 +182,24 @@ def consent_get_for_person(*, person: Person, consent_id: int) -> Consent:
 
 
 def sample_get_for_person(*, person: Person, code: str, item_id: int, sample_id: int) -> Sample:
-    """A sample of an item of a request this person opened; anything else is a 404."""
-    sample = Sample.objects.filter(
-        pk=sample_id, item_id=item_id, item__request__code=code, item__request__person=person
-    ).first()
+    """A sample of an item of a request this person opened, not yet erased; anything else is a 404."""
+    sample = (
+        Sample.objects.filter(pk=sample_id, item_id=item_id, item__request__code=code, item__request__person=person)
+        .exclude(file="")
+        .first()
+    )
     if sample is None:
         raise Http404
     return sample
 
 
 def sample_get_for_operator(*, user: User, sample_id: int) -> Sample:
-    """A sample of a request made by an organisation the operator belongs to (any role)."""
-    sample = Sample.objects.filter(pk=sample_id, item__request__organization__memberships__user=user).first()
+    """A sample of a request made by an organisation the operator belongs to (any role), not yet erased."""
+    sample = (
+        Sample.objects.filter(pk=sample_id, item__request__organization__memberships__user=user)
+        .exclude(file="")
+        .first()
+    )
     if sample is None:
         raise Http404
     return sample
@@ -205,3 +221,25 @@ def request_get_for_landing(*, code: str) -> ConsentRequest | None:
     # After an account deletion the request keeps only a masked number: no one can sign in from its link.
     requests = ConsentRequest.objects.filter(code=code).exclude(person_phone__contains="*")
     return requests.select_related("organization").prefetch_related("items").first()
+
+
+def outputs_for_consent(*, consent: Consent):
+    """The outputs registered under a consent the caller already holds (through consent_get_for_person)."""
+    return (
+        Output.objects.filter(consent=consent)
+        .select_related("organization")
+        .defer("thumbnail", "receipt")
+        .annotate(thumbnail_size=Length("thumbnail"))
+    )
+
+
+def output_get_for_person(*, person: Person, consent_id: int, receipt_id) -> Output:
+    """One output of one of the person's consents; anyone else's (or a missing one) is a 404."""
+    output = Output.objects.filter(consent_id=consent_id, consent__person=person, public_id=receipt_id).first()
+    if output is None:
+        raise Http404
+    return output
+
+
+def output_thumbnails_shown(*, person: Person) -> bool:
+    return OutputDisplay.objects.filter(person=person, show_thumbnails=True).exists()

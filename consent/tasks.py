@@ -51,3 +51,9 @@ def consent_sweep_task():
 @shared_task
 def consent_logs_purge_task():
     return services.consent_logs_purge()
+
+
+@shared_task
+def samples_erase_task():
+    """Hourly through beat: erase the reference samples whose retention period is over."""
+    return services.samples_erase_due()

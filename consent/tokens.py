@@ -38,6 +38,8 @@ __all__ = [
     "consent_token_issue",
     "jwks",
     "pairwise_subject",
+    "provenance_receipt_sign",
+    "provenance_receipt_verify",
     "signing_key_current",
     "signing_key_rotate",
     "status_list_token",
@@ -49,6 +51,7 @@ SIGNING_ALGORITHM = "EdDSA"
 ACCEPTED_ALGORITHMS = ("EdDSA", "Ed25519")
 TOKEN_TYPE = "consent+jwt"  # noqa: S105 (a media type, not a secret)
 STATUS_LIST_TYPE = "statuslist+jwt"
+RECEIPT_TYPE = "provenance+jwt"
 LEEWAY = 30  # seconds of clock skew allowed on exp and nbf
 MAX_TOKEN_LENGTH = 16384
 _KEY_LOCK_ID = 0x4C435F4B455953  # PostgreSQL advisory lock serialising key creation and rotation
@@ -232,6 +235,49 @@ def status_list_token(number: int, *, now: datetime | None = None) -> str:
         status_list.token_issued_at = _at(claims["iat"])
         status_list.save(update_fields=["token", "token_issued_at"])
     return status_list.token
+
+
+# ---- provenance receipts ----------------------------------------------------------------------
+
+
+def provenance_receipt_sign(*, claims: dict, keep_published_until: datetime) -> str:
+    """Sign an output's provenance receipt (`typ: provenance+jwt`) with the consent-token key.
+
+    A receipt has no `exp`: the key stays in the JWKS at least until `keep_published_until` (the retention
+    of the registration), so that anyone can still check the receipt from the JWKS alone until then.
+    """
+    key = signing_key_current()
+    # Rounded up to the next midnight, so that the conditional UPDATE (and its row lock on the key) happens
+    # once a day rather than on every registration.
+    next_day = (keep_published_until + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if key.last_token_expires_at is None or key.last_token_expires_at < keep_published_until:
+        _key_extend(key=key, expires_at=next_day)
+    return _sign(key=key, typ=RECEIPT_TYPE, claims=claims)
+
+
+def provenance_receipt_verify(receipt: str) -> dict | None:
+    """The claims of a receipt we signed, or None: wrong shape, algorithm, type, key or signature.
+
+    Any key we ever held counts (a receipt outlives the key's time in the JWKS); nothing else is trusted.
+    """
+    if not isinstance(receipt, str) or len(receipt) > MAX_TOKEN_LENGTH or receipt.count(".") != 2:
+        return None
+    try:
+        header = _json_segment(receipt.split(".", 1)[0])
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    kid = header.get("kid")
+    if header.get("alg") not in ACCEPTED_ALGORITHMS or header.get("typ") != RECEIPT_TYPE or not isinstance(kid, str):
+        return None
+    key = SigningKey.objects.filter(kid=kid).first()
+    if key is None or key.public_jwk.get("kty") != "OKP" or key.public_jwk.get("crv") != "Ed25519":
+        return None
+    try:
+        public = OKPKey.import_key({name: value for name, value in key.public_jwk.items() if name != "alg"})
+        claims = json.loads(jws.deserialize_compact(receipt, public, registry=_REGISTRY).payload)
+    except (JoseError, ValueError, binascii.Error, RecursionError):
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 # ---- verification ------------------------------------------------------------------------------

@@ -180,7 +180,21 @@ class RequestCreateApi(APIView):
         end_user_verification_reference = StrictCharField(max_length=100)
         end_user_verified_at = serializers.DateTimeField()
         end_user_prompted_to_notify = StrictBooleanField(help_text="must be true (Provisions Art. 14)")
-        notice_retention = StrictCharField(max_length=300)
+        retention_days = StrictIntegerField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Days the reference samples are kept after the consent ends (or the item is denied, "
+            "cancelled or expires); then they are erased. 0 to SAMPLE_RETENTION_MAX_DAYS (180 by default); "
+            "omitted: SAMPLE_RETENTION_DEFAULT_DAYS (30 by default).",
+        )
+        notice_retention = StrictCharField(
+            max_length=300,
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="Optional further words on keeping (e.g. of the outputs); the person sees them under the days.",
+        )
         notice_withdrawal = StrictCharField(max_length=300)
         notice_recipients = serializers.ListField(
             child=StrictCharField(max_length=200),
@@ -366,6 +380,9 @@ INTROSPECTION = inline_serializer(
     "Introspection",
     {
         "active": serializers.BooleanField(help_text="whether the token allows this job now"),
+        "presentation_id": serializers.IntegerField(
+            required=False, help_text="when active: name it to register the job's output"
+        ),
         "reason": serializers.ChoiceField(
             choices=tokens.VerifyReason.choices,
             required=False,
@@ -441,7 +458,7 @@ class TokenVerifyApi(APIView):
             media_sha256=media or None,
             require_media_binding=selectors.media_binding_required(organization=key.organization),
         )
-        services.presentation_record(
+        presentation = services.presentation_record(
             consent=outcome.consent,
             api_key=key,
             modality=values["modality"],
@@ -452,7 +469,8 @@ class TokenVerifyApi(APIView):
             client_ip=client_ip(request),
         )
         if outcome.active:
-            return Response({"active": True, **outcome.claims})
+            # presentation_id names this check when the job's output is registered (POST /outputs).
+            return Response({"active": True, **outcome.claims, "presentation_id": presentation.pk})
         body = {"active": False}
         if outcome.audience_matches and outcome.reason:
             body["reason"] = outcome.reason

@@ -107,9 +107,19 @@ class RequestForm(forms.Form):
         label=_("My end user was prompted to inform the person whose face or voice will be edited"),
         required=False,  # the service refuses with the reason (Provisions Art. 14); never pre-ticked
     )
+    retention_days = forms.IntegerField(
+        label=_("Days the reference samples are kept after the consent ends"),
+        help_text=_(
+            "Then the service erases them (also after a refusal, a cancellation or an expiry); the person is told "
+            "this number."
+        ),
+        min_value=0,
+        initial=lambda: settings.SAMPLE_RETENTION_DEFAULT_DAYS,
+    )
     notice_retention = forms.CharField(
-        label=_("How long the samples and outputs are kept"),
+        label=_("Anything more about keeping, e.g. the outputs (optional)"),
         max_length=300,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     notice_withdrawal = forms.CharField(

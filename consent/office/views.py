@@ -118,6 +118,7 @@ def _request_input(form, item_forms) -> RequestInput:
         end_user_verification_reference=data.get("end_user_verification_reference", ""),
         end_user_verified_at=data.get("end_user_verified_at"),
         end_user_prompted_to_notify=data.get("end_user_prompted_to_notify", False),
+        retention_days=data.get("retention_days"),
         notice_retention=data.get("notice_retention", ""),
         notice_withdrawal=data.get("notice_withdrawal", ""),
         notice_recipients=data.get("notice_recipients", []),

@@ -17,6 +17,12 @@ urlpatterns = [
     path("me/delete/", views.delete_account, name="delete"),
     path("me/consents/<int:consent_id>/", views.consent_detail, name="consent"),
     path("me/consents/<int:consent_id>/revoke/", views.consent_revoke, name="consent-revoke"),
+    path("me/consents/<int:consent_id>/outputs/display/", views.output_display, name="output-display"),
+    path(
+        "me/consents/<int:consent_id>/outputs/<uuid:receipt_id>/thumbnail.jpg",
+        views.output_thumbnail,
+        name="output-thumbnail",
+    ),
     path("me/organizations/<int:organization_id>/block/", views.organization_block, name="block"),
     path("me/organizations/<int:organization_id>/unblock/", views.organization_unblock, name="unblock"),
 ]

@@ -5,8 +5,9 @@ import json
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -19,6 +20,7 @@ from identity.decorators import identity_required
 from identity.models import Organization
 
 USES_PER_PAGE = 20
+OUTPUTS_SHOWN = 100
 
 
 def _terms(item) -> dict:
@@ -55,8 +57,39 @@ def consent_detail(request, consent_id):
     return render(
         request,
         "portal/consent.html",
-        {"consent": consent, "terms": json.loads(consent.terms_json), "form": RevokeForm(), "uses": uses},
+        {
+            "consent": consent,
+            "terms": json.loads(consent.terms_json),
+            "form": RevokeForm(),
+            "uses": uses,
+            "outputs": selectors.outputs_for_consent(consent=consent)[:OUTPUTS_SHOWN],
+            "outputs_count": selectors.outputs_for_consent(consent=consent).count(),
+            "show_thumbnails": selectors.output_thumbnails_shown(person=request.person),
+        },
     )
+
+
+@require_POST
+@identity_required
+def output_display(request, consent_id):
+    """Opt in to (or out of) the thumbnails services send with their outputs; back to the consent."""
+    consent = selectors.consent_get_for_person(person=request.person, consent_id=consent_id)
+    show = request.POST.get("show_thumbnails") == "1"
+    services.output_display_set(actor=request.person, show_thumbnails=show)
+    if show:
+        messages.success(request, _("Thumbnails of outputs are shown. You can hide them again at any time."))
+    else:
+        messages.success(request, _("Thumbnails of outputs are hidden."))
+    return redirect(f"{reverse('portal:consent', args=[consent.pk])}#outputs-heading")
+
+
+@never_cache
+@identity_required
+def output_thumbnail(request, consent_id, receipt_id):
+    output = selectors.output_get_for_person(person=request.person, consent_id=consent_id, receipt_id=receipt_id)
+    if not output.thumbnail or not selectors.output_thumbnails_shown(person=request.person):
+        raise Http404
+    return HttpResponse(bytes(output.thumbnail), content_type="image/jpeg")
 
 
 @identity_required

@@ -8,6 +8,7 @@ from consent.services.idempotency import *  # noqa: F403
 from consent.services.keys import *  # noqa: F403
 from consent.services.notify import *  # noqa: F403
 from consent.services.organization_settings import *  # noqa: F403
+from consent.services.outputs import *  # noqa: F403
 from consent.services.presentations import *  # noqa: F403
 from consent.services.requests import *  # noqa: F403
 from consent.services.retention import *  # noqa: F403

@@ -4,15 +4,14 @@ import io
 import json
 import zipfile
 
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 import audit
-from consent.models import Consent, ConsentRequest, RequestItem, Sample
-from consent.previews import preview_name
+from consent.models import Consent, ConsentRequest, Output, RequestItem, Sample
 from consent.selectors import requests_addressed_to_person
 from consent.services.decisions import consent_revoke, item_deny
+from consent.services.retention import item_samples_erase
 from identity.crypto import mask_phone
 from identity.models import Person
 from identity.services import person_erase
@@ -25,7 +24,7 @@ def _export_data(person: Person) -> dict:
     consents = (
         Consent.objects.filter(person=person)
         .select_related("organization")
-        .prefetch_related("presentations__organization", "artifacts")
+        .prefetch_related("presentations__organization", "artifacts", "outputs__organization")
     )
     requests = requests_addressed_to_person(person=person).select_related("organization").prefetch_related("items")
     id_number = person.id_number
@@ -85,6 +84,19 @@ def _export_data(person: Person) -> dict:
                     for p in c.presentations.all()
                 ],
                 "records": [f"records/consent-{c.pk}-{a.kind}.pdf" for a in c.artifacts.all()],
+                # What services registered as made under it, with the signed receipts (checkable from the JWKS).
+                "outputs": [
+                    {
+                        "receipt_id": str(o.public_id),
+                        "registered_at": o.created_at.isoformat(),
+                        "organization": o.organization.name,
+                        "media_type": o.media_type,
+                        "sha256": o.sha256,
+                        "consent_withdrawn_at": o.consent_withdrawn_at.isoformat() if o.consent_withdrawn_at else None,
+                        "receipt": o.receipt,
+                    }
+                    for o in c.outputs.all()
+                ],
             }
             for c in consents
         ],
@@ -127,14 +139,16 @@ def person_delete(*, person: Person) -> None:
         )
         for item_id in open_items.values_list("pk", flat=True):
             item_deny(person=person, item_id=item_id, reason="account deleted")
-        samples = Sample.objects.filter(item__request__person=person).exclude(file="")
-        names = list(samples.values_list("file", flat=True))
-        # The portal's thumbnails are copies of the face: they go with the originals.
-        names += [
-            preview_name(sha256) for sha256 in samples.filter(kind=Sample.Kind.IMAGE).values_list("sha256", flat=True)
-        ]
-        samples.update(file="")
+        for item_id in (
+            RequestItem.objects.filter(
+                request__person=person, samples__in=Sample.objects.filter(erased_at__isnull=True).exclude(file="")
+            )
+            .distinct()
+            .values_list("pk", flat=True)
+        ):
+            item_samples_erase(item_id=item_id, actor=person, reason="account deleted")
+        # Thumbnails services sent of the outputs may show the face too: they go as well (the receipts stay).
+        Output.objects.filter(consent__person=person).exclude(thumbnail=b"").update(thumbnail=b"")
         masked = ConsentRequest.objects.filter(person=person).update(person_phone=mask_phone(phone), person_email="")
         audit.record(person, "person.requests_detached", person, {"claimed": claimed, "masked": masked})
         person_erase(person=person)
-        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])  # missing names: no-op

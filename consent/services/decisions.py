@@ -9,6 +9,7 @@ import audit
 from consent.errors import ConsentNotActive, NotForThisPerson, NotPending, RequestExpired
 from consent.models import Block, Consent, ConsentRequest, RequestItem
 from consent.services.artifacts import artifact_queue
+from consent.services.outputs import outputs_mark_withdrawn
 from consent.services.webhooks import webhook_event_add
 from consent.tokens import consent_token_invalidate, consent_token_issue
 from identity import services as identity_services
@@ -190,6 +191,7 @@ def consent_revoke(*, person: Person, consent_id: int, reason: str = "") -> Cons
         person, "consent.revoke", consent, {"organization": consent.organization_id, "reason": consent.revoke_reason}
     )
     webhook_event_add(organization=consent.organization, type="consent.revoked", payload={"consent_id": consent.pk})
+    outputs_mark_withdrawn(consent=consent, now=consent.revoked_at)
     return consent
 
 

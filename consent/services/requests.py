@@ -78,9 +78,10 @@ class RequestInput:
     end_user_verification_reference: str
     end_user_verified_at: datetime
     end_user_prompted_to_notify: bool
-    notice_retention: str
     notice_withdrawal: str
     items: list[ItemInput]
+    retention_days: int | None = None  # None: SAMPLE_RETENTION_DEFAULT_DAYS
+    notice_retention: str = ""
     email: str = ""
     language: str = "zh-hans"
     expires_in_days: int = 7
@@ -124,9 +125,14 @@ def _validate(data: RequestInput, today: date) -> str:
         err("language", _("Choose zh-hans or en."))
     if not 1 <= data.expires_in_days <= 30:
         err("expires_in_days", _("A request stays open between 1 and 30 days."))
-    for name in ("notice_retention", "notice_withdrawal"):
-        if not getattr(data, name).strip():
-            err(name, _("The notice must say this (PIPL Art. 17)."))
+    if not data.notice_withdrawal.strip():
+        err("notice_withdrawal", _("The notice must say this (PIPL Art. 17)."))
+    if data.retention_days is not None and not 0 <= data.retention_days <= settings.SAMPLE_RETENTION_MAX_DAYS:
+        err(
+            "retention_days",
+            _("Samples may be kept between 0 and %(max)s days after the consent ends.")
+            % {"max": settings.SAMPLE_RETENTION_MAX_DAYS},
+        )
     recipients = data.notice_recipients
     if not isinstance(recipients, list) or not all(isinstance(name, str) for name in recipients):
         err("notice_recipients", _("List the recipients by name; an empty list means there are none."))
@@ -287,6 +293,7 @@ def terms_for_item(request: ConsentRequest, position: int, item: ItemInput, samp
         "notice": {
             "processor": request.notice_processor,
             "contact": request.notice_contact,
+            "retention_days": request.retention_days,
             "retention": request.notice_retention,
             "withdrawal": request.notice_withdrawal,
             "recipients": request.notice_recipients,
@@ -326,6 +333,7 @@ def request_create(*, actor, organization: Organization, data: RequestInput) -> 
         language=data.language,
         notice_processor=organization.name,
         notice_contact=contact,
+        retention_days=settings.SAMPLE_RETENTION_DEFAULT_DAYS if data.retention_days is None else data.retention_days,
         notice_retention=data.notice_retention.strip(),
         notice_withdrawal=data.notice_withdrawal.strip(),
         notice_recipients=recipients_normalize(data.notice_recipients),

@@ -7,10 +7,12 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from consent import webhooks
 from consent.models import ConsentRequest, EndUserVerification, Modality, Operation, RequestItem
 from consent.records.receipt import terms_recipients
+from consent.services.retention import item_samples_erase_due_at
 
 register = template.Library()
 
@@ -30,6 +32,38 @@ def modality_label(value, language: str = "") -> str:
     """ "face" → "your face" (人脸); `language` forces one language (an SMS is always Chinese)."""
     with translation.override(language or translation.get_language()):
         return str(dict(Modality.choices).get(value, value))
+
+
+@register.filter
+def retention_words(days, language: str = "") -> str:
+    """The retention promise in words, from the request's number of days (the person reads this, not free text)."""
+    if days is None or days == "":
+        return ""
+    days = int(days)
+    with translation.override(language or translation.get_language()):
+        if days == 0:
+            return str(
+                _(
+                    "Your samples are erased as soon as the consent ends (you withdraw it or it expires), or as soon "
+                    "as you say no or the request is cancelled or expires. The record of your decision and the "
+                    "samples' fingerprints are kept as proof."
+                )
+            )
+        return ngettext(
+            "Your samples are erased %(n)s day after the consent ends (you withdraw it or it expires), or after you "
+            "say no or the request is cancelled or expires. The record of your decision and the samples' "
+            "fingerprints are kept as proof.",
+            "Your samples are erased %(n)s days after the consent ends (you withdraw it or it expires), or after "
+            "you say no or the request is cancelled or expires. The record of your decision and the samples' "
+            "fingerprints are kept as proof.",
+            days,
+        ) % {"n": days}
+
+
+@register.filter
+def samples_erase_due(item):
+    """When this item's samples will be erased, or None while they are still in use."""
+    return item_samples_erase_due_at(item)
 
 
 @register.filter
@@ -149,6 +183,7 @@ AUDIT_ACTIONS = {
     "consent.revoke": _("consent withdrawn"),
     "guardian.set": _("guardian recorded"),
     "guardian.verify": _("guardian's identity checked"),
+    "item.samples_erase": _("reference samples erased"),
     "item.deny": _("item refused by the person"),
     "membership.create": _("member added"),
     "membership.remove": _("member removed"),
@@ -167,6 +202,9 @@ AUDIT_ACTIONS = {
     "organization.settings_update": _("organisation settings changed"),
     "organization.unblock": _("person unblocked the organisation"),
     "organization.update": _("organisation profile changed"),
+    "output.consent_withdrawn": _("outputs marked: consent withdrawn"),
+    "output.display_set": _("output thumbnails shown or hidden"),
+    "output.register": _("generated output registered"),
     "person.requests_detached": _("person's requests detached"),
     "person.verify": _("person's identity checked"),
     "request.cancel": _("request cancelled"),
@@ -198,6 +236,7 @@ WEBHOOK_EVENT_TYPES = {
     "consent.revoked": _("consent withdrawn"),
     "consent.expired": _("consent expired"),
     "request.expired": _("request expired"),
+    "output.consent_withdrawn": _("output's consent withdrawn: take it down"),
 }
 
 
@@ -216,6 +255,7 @@ AUDIT_TARGETS = {
     "consent.webhookendpoint": _("webhook endpoint"),
     "consent.webhookevent": _("webhook event"),
     "consent.notification": _("notice"),
+    "consent.output": _("generated output"),
     "identity.user": _("operator"),
     "identity.membership": _("membership"),
     "identity.organization": _("organisation"),

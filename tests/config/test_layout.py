@@ -146,6 +146,7 @@ INTERNAL_EXCEPTIONS = {
     "consent.netguard.AddressRefused",  # the webhook service turns it into a field error
     "audit.models.AppendOnlyError",  # code tried to edit the log
     "audit.verify.BadCheckpoint",  # the audit_verify command turns it into its exit status
+    "consent.backup.BackupError",  # the backup_dump / backup_restore commands turn it into a CommandError
 }
 
 

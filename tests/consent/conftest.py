@@ -36,7 +36,8 @@ def api_request_body(phone: str = PERSON_PHONE, **overrides) -> dict:
         "end_user_verification_reference": "chk-1",
         "end_user_verified_at": (timezone.now() - timedelta(hours=1)).isoformat(),
         "end_user_prompted_to_notify": True,
-        "notice_retention": "30 days after the end",
+        "retention_days": 30,
+        "notice_retention": "Outputs are deleted after the campaign.",
         "notice_withdrawal": "In the portal, any time",
         "items": [
             {

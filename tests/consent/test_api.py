@@ -220,6 +220,8 @@ def test_openapi_schema_documents_every_endpoint(client):
         "/api/v1/requests/{request_id}/cancel",
         "/api/v1/consents/{consent_id}",
         "/api/v1/tokens/verify",
+        "/api/v1/outputs",
+        "/api/v1/provenance",
     ):
         assert path in text
     assert "Idempotency-Key" in text  # the header every create needs is documented

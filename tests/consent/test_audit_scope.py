@@ -35,6 +35,7 @@ ORGANIZATION_ACTIONS = {
     "consent.grant",
     "consent.revoke",
     "item.deny",
+    "item.samples_erase",
     "membership.create",
     "membership.invitation_accept",
     "membership.invitation_revoke",
@@ -57,6 +58,8 @@ ORGANIZATION_ACTIONS = {
     "organization.settings_update",
     "organization.unblock",
     "organization.update",
+    "output.consent_withdrawn",
+    "output.register",
     "request.cancel",
     "request.create",
     "request.expire",
@@ -77,6 +80,7 @@ PLATFORM_ACTIONS = {
     "guardian.set",
     "guardian.verify",
     "operator.create",  # a new user belongs to no organisation yet; membership.create follows
+    "output.display_set",  # the person's own display choice
     "person.code_failed",
     "person.code_locked",
     "person.code_sent",
@@ -193,6 +197,20 @@ def _request_flows(operator, organization, monkeypatch):
     pat = identity_services.person_identity_verify(person=pat, legal_name=PERSON_NAME, id_number=PERSON_ID)
     services.request_open(person=pat, code=first.code)
     consent = consent_grant(actor=pat, item_id=first.items.get(position=1).pk)  # consent.grant, artifact.create
+    generator, _secret = services.api_key_create(
+        actor=operator, organization=organization, name="gen", scopes=["tokens:verify", "outputs:write"]
+    )
+    presentation = services.presentation_record(
+        consent=consent,
+        api_key=generator,
+        modality="face",
+        operation="face_swap",
+        media_sha256="",
+        result="active",
+        reason="",
+        client_ip=None,
+    )
+    services.output_register(actor=generator, presentation_id=presentation.pk, sha256="a" * 64, media_type="image/png")
     services.consent_revoke(person=pat, consent_id=consent.pk, reason="changed my mind")
     services.organization_block(person=pat, organization_id=organization.pk)
     services.organization_unblock(person=pat, organization_id=organization.pk)
@@ -213,6 +231,7 @@ def _request_flows(operator, organization, monkeypatch):
     with pytest.raises(GatewayUnavailable):  # the task's last attempt
         notify.notification_deliver(notification_id=fourth.notifications.latest("pk").pk, final=True)
     services.consents_expire(now=timezone.now() + timedelta(days=400))
+    services.samples_erase_due(now=timezone.now() + timedelta(days=400 + 181))  # item.samples_erase
 
 
 def _key_and_endpoint_flows(operator, organization):

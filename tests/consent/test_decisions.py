@@ -47,6 +47,7 @@ def test_request_page_has_no_preselection_no_accept_all_and_no_other_terms(perso
     assert "accept all" not in html.lower() and "grant all" not in html.lower()
     assert "terms of service" not in html.lower()
     assert pending_request.notice_retention in html and pending_request.notice_withdrawal in html
+    assert "Your samples are erased 30 days after the consent ends" in html  # from the number, in words
 
 
 def test_grant_code_sms_carries_the_digest_of_exactly_these_terms(person_client, pending_request):

@@ -38,7 +38,7 @@ def test_operator_request_to_revocation_through_the_real_worker(celery_worker, c
         "end_user_verification_reference": "r-1",
         "end_user_verified_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
         "end_user_prompted_to_notify": "on",
-        "notice_retention": "30 days",
+        "retention_days": "30",
         "notice_withdrawal": "portal",
         "notice_recipients": [],
         "items-TOTAL_FORMS": "2",

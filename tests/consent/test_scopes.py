@@ -15,6 +15,7 @@ from tests.consent.conftest import api_request_body
 pytestmark = pytest.mark.django_db
 
 WRITE, READ, VERIFY = ApiKey.Scope.REQUESTS_WRITE, ApiKey.Scope.CONSENTS_READ, ApiKey.Scope.TOKENS_VERIFY
+OUTPUTS = ApiKey.Scope.OUTPUTS_WRITE
 
 # url name -> (method, path template, scopes of which the key needs one, status when it has one)
 ENDPOINTS = {
@@ -23,16 +24,31 @@ ENDPOINTS = {
     "api-request-cancel": ("post", "/api/v1/requests/{request}/cancel", {WRITE}, 200),
     "api-consent-detail": ("get", "/api/v1/consents/{consent}", {READ}, 200),
     "api-token-verify": ("post", "/api/v1/tokens/verify", {VERIFY}, 200),
+    "api-output-register": ("post", "/api/v1/outputs", {OUTPUTS}, 201),
 }
-# The OpenAPI description and its viewer are public on purpose: they hold no data.
-PUBLIC = {"api-schema", "api-docs"}
+# The OpenAPI description and its viewer are public on purpose: they hold no data. The provenance check
+# is public by design (anyone may check a file) and shows no personal data (tests/consent/test_provenance.py).
+PUBLIC = {"api-schema", "api-docs", "api-provenance-check"}
 
 
 @pytest.fixture
 def objects(pat_verified, pending_request):
     """A request with one item granted (its consent and token) and one still pending, so cancel works."""
     consent = build_granted_consent(person=pat_verified, request=pending_request)
-    return {"request": pending_request, "consent": consent}
+    verifier, _value = services.api_key_create(
+        actor="test", organization=pending_request.organization, name="v", scopes=["tokens:verify"]
+    )
+    presentation = services.presentation_record(
+        consent=consent,
+        api_key=verifier,
+        modality="face",
+        operation="face_swap",
+        media_sha256="",
+        result="active",
+        reason="",
+        client_ip=None,
+    )
+    return {"request": pending_request, "consent": consent, "presentation": presentation}
 
 
 def client_with(organization, scopes) -> APIClient:
@@ -53,6 +69,11 @@ def call(client, name, objects):
 BODIES = {
     "api-request-create": lambda o: api_request_body(phone="+8613700002222"),
     "api-token-verify": lambda o: {"token": o["consent"].token.value, "modality": "face", "operation": "face_swap"},
+    "api-output-register": lambda o: {
+        "presentation_id": o["presentation"].pk,
+        "sha256": "c" * 64,
+        "media_type": "image/png",
+    },
 }
 HEADERS = {"api-request-create": {"HTTP_IDEMPOTENCY_KEY": "scope-test"}}
 

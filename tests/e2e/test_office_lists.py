@@ -57,7 +57,7 @@ def test_a_failed_submit_lists_every_error_and_keeps_the_sample(
     page.fill("[name=end_user_verification_reference]", "sms-check-99")
     page.fill("[name=end_user_verified_at]", (timezone.localtime() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
     # end_user_prompted_to_notify left unticked: a second error, reported in the same pass
-    page.fill("[name=notice_retention]", "Samples deleted 30 days after the consent ends.")
+    page.fill("[name=retention_days]", "30")
     page.fill("[name=notice_withdrawal]", "Withdraw at any time in the portal; effective at once.")
     page.select_option("[name=items-0-modality]", "face")
     page.check("[name=items-0-operations][value=face_swap]")

@@ -1,5 +1,6 @@
 """Online API calls. Errors raise ApiError with the service's stable code and per-field messages."""
 
+import base64
 import uuid
 
 import httpx
@@ -59,3 +60,24 @@ class ConsentClient:
         if media_sha256:
             body["media_sha256"] = media_sha256
         return self._call("POST", "tokens/verify", json=body)
+
+    def register_output(
+        self,
+        *,
+        presentation_id: int,
+        sha256: str,
+        media_type: str,
+        perceptual_hash: str | None = None,
+        thumbnail: bytes | None = None,
+    ) -> dict:
+        """Register a generated output under the verify call made before its job; idempotent by `sha256`.
+
+        The answer holds the signed `receipt`, its `receipt_id`, the `aigc_label` and the `check_url`; pass it
+        to `label_file(path, answer)` to write them into the file.
+        """
+        body = {"presentation_id": presentation_id, "sha256": sha256, "media_type": media_type}
+        if perceptual_hash:
+            body["perceptual_hash"] = perceptual_hash
+        if thumbnail:
+            body["thumbnail_base64"] = base64.b64encode(thumbnail).decode()
+        return self._call("POST", "outputs", json=body)

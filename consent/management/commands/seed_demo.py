@@ -150,7 +150,7 @@ class Command(BaseCommand):
 DEMO_NOTICE = {
     "end_user_reference": "demo-user-1",
     "end_user_verification_reference": "demo-sms-check",
-    "notice_retention": "样本在授权结束后30日内删除。Samples are deleted 30 days after the consent ends.",
+    "retention_days": 30,
     "notice_withdrawal": "随时在本门户撤回，立即生效。Withdraw at any time in this portal; effective at once.",
     "notice_recipients": [],
 }

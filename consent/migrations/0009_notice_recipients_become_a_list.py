@@ -20,7 +20,7 @@ def list_to_text(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("consent", "0006_organization_settings_media_binding")]
+    dependencies = [("consent", "0008_sample_retention")]
 
     operations = [
         migrations.AddField(

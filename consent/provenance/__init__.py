@@ -1,0 +1,1 @@
+"""Output provenance: receipts and AIGC labels (labels), reading what a file carries (embedded), the public check."""
