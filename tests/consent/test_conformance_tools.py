@@ -53,10 +53,13 @@ def test_a_client_generated_by_openapi_python_client_verifies_a_token(served, tm
     if not generator.exists():
         pytest.skip("openapi-python-client is not installed: `pip install -e '.[dev]'` installs it")
     package = "likeness_generated_client"
-    schema_url = f"{served['url']}/api/v1/schema/?format=json"
+    # Fetched here with a generous timeout (the generator's own fetch gives up after 5 s on a busy machine).
+    schema = tmp_path / "schema.json"
+    with urllib.request.urlopen(f"{served['url']}/api/v1/schema/?format=json", timeout=60) as response:  # noqa: S310
+        schema.write_bytes(response.read())
     output = str(tmp_path / package)
     result = run(
-        [str(generator), "generate", "--url", schema_url, "--meta", "none", "--output-path", output], cwd=tmp_path
+        [str(generator), "generate", "--path", str(schema), "--meta", "none", "--output-path", output], cwd=tmp_path
     )
     assert (tmp_path / package / "client.py").exists(), result.stdout + result.stderr
     assert "Unable to" not in result.stdout + result.stderr, result.stdout + result.stderr
