@@ -3,6 +3,7 @@
 # are the slowest part, so they have their own target, `make test-e2e`, which .ci/run runs as well, and
 # so do the face and voice models (`make test-likeness`).
 # `make test-faults` kills and restarts a private PostgreSQL, Redis, web and worker processes (a few minutes).
+# `make test-conformance` lets independent tools (generated clients, schemathesis) judge the live API.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -10,13 +11,13 @@ PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium espeak-ng
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium espeak-ng poppler-utils libnss3-tools
 # The fault suite runs its own PostgreSQL cluster (initdb, pg_ctl, pg_dump, pg_restore) and Redis server.
 FAULT_PACKAGES := postgresql redis-server
 # `make bench` only: its own PostgreSQL cluster and Redis, and wrk to drive the load.
 BENCH_PACKAGES := postgresql redis-server wrk
 
-.PHONY: run test test-e2e test-likeness test-faults bench deps system-deps fault-deps clean likeness
+.PHONY: run test test-e2e test-likeness test-faults test-conformance bench deps system-deps fault-deps clean likeness
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -26,7 +27,7 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -n 2 -m "not e2e and not faults and not likeness"
+	$(VENV)/bin/pytest -n 2 -m "not e2e and not faults and not likeness and not conformance"
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e
@@ -42,6 +43,16 @@ test-faults: deps fault-deps
 bench: deps
 	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(BENCH_PACKAGES)"
 	$(PY) bench/run.py
+
+# Generated clients (openapi-python-client, openapi-typescript) and schemathesis --checks all against the
+# live test server: about two minutes, so a target of its own, which .ci/run runs as well.
+test-conformance: deps tools/openapi-typescript/node_modules/.installed
+	$(VENV)/bin/pytest -p no:xdist -m conformance
+
+tools/openapi-typescript/node_modules/.installed: tools/openapi-typescript/package.json tools/openapi-typescript/package-lock.json
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="nodejs npm"
+	npm ci --prefix tools/openapi-typescript --no-audit --no-fund
+	@touch $@
 
 deps: system-deps $(VENV)/.installed locale/zh_Hans/LC_MESSAGES/django.mo .env
 	@mkdir -p var

@@ -1,4 +1,5 @@
-"""Refuse a request body that is too large before anything reads it; a clean 503 while the database is away."""
+"""Refuse a request body that is too large before anything reads it; a clean 503 while the database is away;
+choose the language of the answer."""
 
 import sys
 
@@ -6,9 +7,12 @@ from django.conf import settings
 from django.core.signals import got_request_exception
 from django.db import DatabaseError
 from django.http import HttpResponse
+from django.middleware.locale import LocaleMiddleware
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from config.views import api_error
 
@@ -32,9 +36,8 @@ class RequestBodyLimitMiddleware:
         if length > limit:
             megabytes = f"{limit / (1024 * 1024):.0f}"
             if request.path.startswith("/api/"):
-                return api_error(
-                    "request_too_large", f"The request body is larger than {megabytes} MB; send fewer samples.", 413
-                )
+                message = _("The request body is larger than %(mb)s MB; send fewer samples.") % {"mb": megabytes}
+                return api_error("request_too_large", message, 413)
             message = _("The upload is too large: at most %(mb)s MB per request.") % {"mb": megabytes}
             return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
@@ -77,3 +80,35 @@ class DatabaseUnavailableMiddleware:
 def _mark_database_error(sender, request=None, **kwargs):
     if request is not None and isinstance(sys.exc_info()[1], DatabaseError):
         request._database_unavailable = True
+
+
+API_DEFAULT_LANGUAGE = "en"
+
+
+def api_language(accept_language: str) -> str:
+    """The first supported language the client asks for; English when it asks for none we have."""
+    for code, _quality in parse_accept_lang_header(accept_language):
+        if code == "*":
+            break
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return API_DEFAULT_LANGUAGE
+
+
+class LanguageMiddleware(LocaleMiddleware):
+    """Pages: Django's choice (language cookie, Accept-Language, zh-Hans by default).
+
+    The API (`/api/`) answers in the language of `Accept-Language` alone, English when it is absent:
+    its clients are programs, so one request gets every message (error, field errors) in one language,
+    whatever cookie a browser might carry.
+    """
+
+    def process_request(self, request):
+        if not request.path.startswith("/api/"):
+            return super().process_request(request)
+        language = api_language(request.headers.get("Accept-Language", ""))
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        return None

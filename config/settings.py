@@ -63,10 +63,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Django's LocaleMiddleware, except that the API follows Accept-Language only (English by default).
+    # Before the body limit, so that its refusal speaks the same language; neither reads the body.
+    "config.middleware.LanguageMiddleware",
+    "config.middleware.RequestBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -429,6 +431,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Request bodies documented as JSON only: client generators (openapi-python-client) fail on an operation
+    # whose body comes in several media types. The other forms an operation accepts are in its description.
+    "PARSER_WHITELIST": ["consent.api.parsers.LimitedJSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "consent.api.schema.closed_request_bodies",
+    ],
+    "ENUM_NAME_OVERRIDES": {"ModalityEnum": "consent.models.Modality", "OperationEnum": "consent.models.Operation"},
 }
 
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Likeness consent")

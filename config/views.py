@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
@@ -76,6 +77,7 @@ def api_error(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"code": code, "message": message, "fields": {}}, status=status)
 
 
+@csrf_exempt  # a POST to an unknown API path is a 404 in JSON, not the CSRF failure page
 def api_not_found(request, *args, **kwargs):
     return api_error("not_found", _("Not found."), 404)
 

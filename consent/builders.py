@@ -129,7 +129,7 @@ def request_data(*, phone: str, items: list[ItemInput] | None = None, **fields) 
         "retention_days": 30,
         "notice_retention": "Outputs are deleted when the project ends.",
         "notice_withdrawal": "Withdraw at any time in the portal; effective at once.",
-        "notice_recipients": "none",
+        "notice_recipients": [],
         "items": [face_item(), voice_item()] if items is None else items,
     }
     return RequestInput(**(values | fields))

@@ -104,7 +104,7 @@ class ConsentRequest(models.Model):
     retention_days = models.PositiveSmallIntegerField(default=30)
     notice_retention = models.CharField(max_length=300, blank=True)  # optional further words (e.g. outputs)
     notice_withdrawal = models.CharField(max_length=300)
-    notice_recipients = models.CharField(max_length=300, blank=True)
+    notice_recipients = models.JSONField(default=list, blank=True)  # names of other recipients; [] = none
     expires_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)

@@ -26,12 +26,14 @@ import audit
 from consent import statuslist
 from consent.models import Consent, ConsentToken, SigningKey, StatusList
 from identity.crypto import blind_index, decrypt, encrypt
+from identity.models import Organization
 
 __all__ = [
     "ACCEPTED_ALGORITHMS",
     "LEEWAY",
     "VerifyOutcome",
     "VerifyReason",
+    "audience_of",
     "consent_token_invalidate",
     "consent_token_issue",
     "jwks",
@@ -205,6 +207,11 @@ def pairwise_subject(*, organization_id: int, person_id: int) -> str:
     return blind_index(f"{organization_id}:{person_id}", purpose="token.sub")
 
 
+def audience_of(organization: Organization) -> str:
+    """The `aud` of an organisation's tokens: its public identifier, meaningful outside our database."""
+    return str(organization.public_id)
+
+
 def consent_token_issue(*, consent: Consent) -> ConsentToken:
     """Sign the consent's token and reserve its random status-list slot, inside the grant transaction."""
     with transaction.atomic():
@@ -218,7 +225,7 @@ def consent_token_issue(*, consent: Consent) -> ConsentToken:
         claims = {
             "iss": settings.SITE_URL,
             "sub": pairwise_subject(organization_id=consent.organization_id, person_id=consent.person_id),
-            "aud": str(consent.organization_id),
+            "aud": audience_of(consent.organization),
             "jti": jti,
             "cid": consent.pk,
             "mod": consent.modality,
@@ -367,11 +374,14 @@ def token_verify(
     operation: str,
     media_sha256: str | None,
     require_media_binding: bool,
+    audience_public_id: str | None = None,
     now: datetime | None = None,
 ) -> VerifyOutcome:
     """Check a presented consent token against its signature, the calling organisation and the live consent.
 
-    Never raises on bad input: every refusal is an inactive outcome with a `VerifyReason` code.
+    The calling organisation is named by its database id and, to spare a query, its public identifier
+    (looked up when not given). Never raises on bad input: every refusal is an inactive outcome with a
+    `VerifyReason` code.
     """
     now = now or timezone.now()
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
@@ -400,7 +410,12 @@ def token_verify(
         return _refuse(VerifyReason.MALFORMED)
 
     # From here on the claims are ours (the signature verified).
-    audience_matches = claims.get("aud") == str(audience_org_id)
+    if audience_public_id is None:
+        audience_public_id = str(
+            Organization.objects.filter(pk=audience_org_id).values_list("public_id", flat=True).first() or ""
+        )
+    # The public identifier since tokens carry it; the database id in tokens issued before, still valid.
+    audience_matches = claims.get("aud") in ({audience_public_id, str(audience_org_id)} - {""})
     known = {"claims": claims, "audience_matches": audience_matches}
     exp, nbf, cid = claims.get("exp"), claims.get("nbf"), claims.get("cid")
     if not (_is_int(exp) and _is_int(nbf) and _is_int(cid)):

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -22,6 +24,9 @@ class Organization(models.Model):
     privacy_contact_email = models.EmailField(_("privacy contact e-mail"))
     privacy_contact_phone = models.CharField(_("privacy contact phone"), max_length=20)
     address = models.CharField(_("address"), max_length=300)
+    # Public and stable (unlike the database id, and unlike the USCC, which an owner may correct): the
+    # `aud` of the organisation's consent tokens, shown on its settings page.
+    public_id = models.UUIDField(_("public identifier"), default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):

@@ -27,7 +27,8 @@ def _flatten(detail, prefix="") -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            # A ListField's errors are keyed by position: items[0], not items.0.
+            name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
             fields.update(_flatten(value, "" if key == "non_field_errors" and not prefix else name))
     elif isinstance(detail, list) and detail and all(isinstance(d, dict | list) for d in detail):
         for index, value in enumerate(detail):

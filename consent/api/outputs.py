@@ -61,7 +61,6 @@ class OutputRegisterApi(APIView):
         perceptual_hash = serializers.RegexField(
             r"^[0-9a-fA-F]{16}$",
             required=False,
-            default="",
             allow_blank=True,
             help_text="64-bit pHash (imagehash) of the image or of the video's first key frame, 16 hex digits",
         )
@@ -104,7 +103,7 @@ class OutputRegisterApi(APIView):
             presentation_id=values["presentation_id"],
             sha256=values["sha256"],
             media_type=values["media_type"],
-            perceptual_hash=values["perceptual_hash"],
+            perceptual_hash=values.get("perceptual_hash", ""),
             thumbnail=thumbnail,
         )
         return Response(

@@ -2,6 +2,7 @@
 
 import json
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -16,7 +17,7 @@ def json_depth_check(value, limit: int = MAX_JSON_DEPTH) -> None:
         node, depth = stack.pop()
         if isinstance(node, dict | list):
             if depth > limit:
-                raise ParseError(f"JSON nested deeper than {limit} levels.")
+                raise ParseError(_("JSON nested deeper than %(n)s levels.") % {"n": limit})
             children = node.values() if isinstance(node, dict) else node
             stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
@@ -26,9 +27,9 @@ def json_loads_limited(text: str | bytes):
     try:
         value = json.loads(text)
     except RecursionError as exc:  # the C decoder gives up around 1000 levels with RecursionError
-        raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.") from exc
+        raise ParseError(_("JSON nested deeper than %(n)s levels.") % {"n": MAX_JSON_DEPTH}) from exc
     except ValueError as exc:
-        raise ParseError(f"JSON parse error - {exc}") from exc
+        raise ParseError(_("JSON parse error - %(detail)s") % {"detail": exc}) from exc
     json_depth_check(value)
     return value
 
@@ -38,6 +39,6 @@ class LimitedJSONParser(JSONParser):
         try:
             value = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
-            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.") from exc
+            raise ParseError(_("JSON nested deeper than %(n)s levels.") % {"n": MAX_JSON_DEPTH}) from exc
         json_depth_check(value)
         return value

@@ -129,7 +129,8 @@ class RequestForm(forms.Form):
     )
     notice_recipients = forms.CharField(
         label=_("Other recipients of the likeness (optional)"),
-        max_length=300,
+        help_text=_("One name per line. Leave empty if nobody else receives it."),
+        max_length=2000,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -138,6 +139,9 @@ class RequestForm(forms.Form):
         help_text=_("Your organisation's settings may require it anyway (for voice cloning, or always)."),
         required=False,
     )
+
+    def clean_notice_recipients(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["notice_recipients"].splitlines() if line.strip()]
 
 
 class MultipleFileInput(forms.FileInput):

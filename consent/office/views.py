@@ -121,7 +121,7 @@ def _request_input(form, item_forms) -> RequestInput:
         retention_days=data.get("retention_days"),
         notice_retention=data.get("notice_retention", ""),
         notice_withdrawal=data.get("notice_withdrawal", ""),
-        notice_recipients=data.get("notice_recipients", ""),
+        notice_recipients=data.get("notice_recipients", []),
         statement_required=data.get("statement_required", False),
         items=items,
     )

@@ -1,4 +1,4 @@
-"""Public, unauthenticated token endpoints: the JWKS and the Token Status Lists (anyone may fetch them)."""
+"""Public, unauthenticated endpoints: JWKS, Token Status Lists, the receipt schema (anyone may fetch them)."""
 
 import hashlib
 import json
@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 
 from consent import tokens
 from consent.models import StatusList
+from consent.records.receipt import receipt_schema, receipt_schema_url
 from consent.statuslist import STATUS_LIST_TTL
 
 JWKS_MAX_AGE = 300
@@ -37,3 +38,13 @@ def status_list_view(request, number: int):
     except StatusList.DoesNotExist:
         raise Http404("no such status list") from None
     return _public(HttpResponse(token, content_type="application/statuslist+jwt"), max_age=STATUS_LIST_TTL)
+
+
+SCHEMA_MAX_AGE = 3600
+
+
+@require_safe
+def receipt_schema_view(request):
+    """The JSON Schema of the receipt.json embedded in every record (stored in the repository, served as is)."""
+    body = json.dumps({"$id": receipt_schema_url(), **receipt_schema()}, ensure_ascii=False, indent=2)
+    return _public(HttpResponse(body, content_type="application/schema+json"), max_age=SCHEMA_MAX_AGE)

@@ -9,10 +9,10 @@ import hashlib
 import json
 import logging
 import ssl
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import pydyf
 import segno
 from django.conf import settings
 from django.db.models import TextChoices
@@ -20,104 +20,22 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from weasyprint import HTML, Attachment, URLFetcher
+from weasyprint import __version__ as weasyprint_version
 
 from audit.canonical import canonical_json
 from consent.models import Artifact, Consent
 from consent.records.labels import bilingual, check_labels, when
-from consent.records.sign import pdf_sign, signature_check
-from consent.records.transparency import decision_evidence, evidence_check
+from consent.records.receipt import receipt_build, receipt_fields, terms_recipients, token_jti, verify_url
+from consent.records.sign import PRODUCER, pdf_sign, signature_check
+from consent.records.transparency import evidence_check
 
 logger = logging.getLogger(__name__)
 
 RECEIPT_NAME = "receipt.json"
-RECEIPT_VERSION = "KI-CR-v1.1.0"
 TITLES = {
     Artifact.Kind.GRANT: ("人脸或声音编辑单独同意记录", "Record of separate consent to editing a face or voice"),
     Artifact.Kind.REVOCATION: ("撤回同意记录", "Record of withdrawal of consent"),
 }
-
-
-def verify_url(consent: Consent) -> str:
-    return f"{settings.SITE_URL}/verify/{consent.public_id}"
-
-
-def _token_jti(consent: Consent) -> str:
-    # A consent may have no token (tokens arrived later than consents); the missing reverse relation
-    # raises an AttributeError subclass, which getattr turns into the default.
-    token = getattr(consent, "token", None)
-    return getattr(token, "jti", "") or ""
-
-
-def _no_disclosure(recipients: str) -> bool:
-    return recipients.strip().lower() in ("", "none", "无", "n/a", "-")
-
-
-# ---- receipt ----------------------------------------------------------------------------------
-
-
-def receipt_build(consent: Consent, kind: str, *, grant_sha256: str = "") -> dict:
-    """The machine-readable receipt (Kantara Consent Receipt v1.1 / ISO/IEC TS 27560 names where one fits).
-
-    `terms` is the frozen terms object itself, so its canonical JSON is byte for byte what was consented to.
-    """
-    terms = json.loads(consent.terms_json)
-    org = consent.organization
-    receipt = {
-        "version": RECEIPT_VERSION,
-        "kind": kind,
-        "jurisdiction": "CN",
-        "consentReceiptID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{verify_url(consent)}#{kind}")),
-        "consent_id": consent.pk,
-        "consentTimestamp": int(consent.granted_at.timestamp()),
-        "collectionMethod": "web portal; real-name check; SMS one-time code bound to the terms digest",
-        "language": terms.get("language", "zh-hans"),
-        "piiPrincipalId": consent.person.id_number_masked,
-        "piiControllers": [
-            {
-                "piiController": org.name,
-                "uscc": org.uscc,
-                "contact": org.privacy_contact_name,
-                "email": org.privacy_contact_email,
-                "phone": org.privacy_contact_phone,
-                "address": org.address,
-                "onBehalf": False,
-            }
-        ],
-        "services": [
-            {
-                "service": terms.get("notice", {}).get("processor", org.name),
-                "purposes": [
-                    {
-                        "purpose": terms["purpose"],
-                        "purposeCategory": list(consent.operations),
-                        "consentType": "EXPLICIT",
-                        "piiCategory": [f"biometric:{consent.modality}"],
-                        "primaryPurpose": True,
-                        "termination": consent.valid_until.isoformat(),
-                        "thirdPartyDisclosure": not _no_disclosure(terms.get("notice", {}).get("recipients", "")),
-                        "thirdPartyName": terms.get("notice", {}).get("recipients", ""),
-                    }
-                ],
-            }
-        ],
-        "sensitive": True,
-        "spiCat": ["biometric"],
-        "guardian": consent.guardian_id is not None,
-        "code_digest": consent.code_digest,
-        "token_jti": _token_jti(consent),
-        "terms": terms,
-        "terms_sha256": consent.terms_sha256,
-        # The decision's event in the transparency log, the signed checkpoint covering it and the inclusion
-        # proof: checkable offline with the log's published key (consent.records.transparency.evidence_check).
-        "transparency_log": decision_evidence(consent, kind),
-    }
-    statement = (consent.evidence or {}).get("statement")
-    if statement:
-        receipt["statement"] = statement
-    if kind == Artifact.Kind.REVOCATION:
-        receipt["revocationTimestamp"] = int(consent.revoked_at.timestamp()) if consent.revoked_at else None
-        receipt["grant_artifact_sha256"] = grant_sha256 or None
-    return receipt
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -142,6 +60,7 @@ def render_context(consent: Consent, kind: str, receipt_bytes: bytes, *, grant_s
         "title_zh": TITLES[kind][0],
         "title_en": TITLES[kind][1],
         "terms": terms,
+        "recipients": terms_recipients(terms),
         "organization": consent.organization,
         "person": consent.person,
         "person_check": check_labels(evidence.get("person")),
@@ -156,7 +75,7 @@ def render_context(consent: Consent, kind: str, receipt_bytes: bytes, *, grant_s
         "granted_at": when(consent.granted_at),
         "revoked_at": when(consent.revoked_at),
         "valid_until": when(consent.valid_until),
-        "token_jti": _token_jti(consent),
+        "token_jti": token_jti(consent),
         "grant_sha256": grant_sha256,
         "receipt_sha256": hashlib.sha256(receipt_bytes).hexdigest(),
         "statement": evidence.get("statement"),
@@ -174,11 +93,30 @@ def data_only_fetcher():
     return URLFetcher(allowed_protocols={"data"}, ssl_context=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
 
 
+CREATOR = f"Likeness consent service (WeasyPrint {weasyprint_version})"
+
+
+def _finish(document, pdf) -> None:
+    """One entry per attachment in the catalogue's /AF, and the Producer the signed file will carry.
+
+    WeasyPrint lists each PDF/A-3 attachment in /AF twice (once from the name tree, once as a file
+    specification). The signature's revision rewrites XMP pdf:Producer to pyHanko's name, so the
+    Info /Producer says the same from the start; WeasyPrint stays named as the creator tool.
+    """
+    if "AF" in pdf.catalog:
+        unique: dict[str, object] = {}
+        for reference in pdf.catalog["AF"]:  # "9 0 R" as str or bytes, depending on where it came from
+            key = reference.decode() if isinstance(reference, bytes) else str(reference)
+            unique.setdefault(key, reference)
+        pdf.catalog["AF"] = pydyf.Array(unique.values())
+    pdf.info["Producer"] = pydyf.String(PRODUCER)
+
+
 def html_to_pdfa(html: str, *, attachments=()) -> bytes:
     """PDF/A-3b bytes of an HTML document; fonts are embedded (subset) by WeasyPrint."""
-    return HTML(string=html, url_fetcher=data_only_fetcher()).write_pdf(
-        pdf_variant="pdf/a-3b", attachments=list(attachments)
-    )
+    document = HTML(string=html, url_fetcher=data_only_fetcher()).render(pdf_variant="pdf/a-3b")
+    document.metadata.generator = CREATOR
+    return document.write_pdf(pdf_variant="pdf/a-3b", attachments=list(attachments), finisher=_finish)
 
 
 def artifact_render(consent: Consent, kind: str, *, grant_sha256: str = "") -> bytes:
@@ -313,7 +251,7 @@ def artifact_verify(data: bytes) -> VerificationReport:
         return report
     report.signed_at, report.signer = check.signed_at, check.signer
     try:
-        receipt = json.loads(_embedded_files(check.root)[RECEIPT_NAME])
+        receipt = receipt_fields(json.loads(_embedded_files(check.root)[RECEIPT_NAME]))
         report.kind = str(receipt["kind"])
         report.consent_id = int(receipt["consent_id"])
         claimed_sha256 = str(receipt["terms_sha256"])

@@ -8,6 +8,7 @@ without preparation. The key is P-256 because poppler, NSS and Acrobat verify it
 Ed25519 PDF signatures are not widely verifiable yet.
 """
 
+import contextlib
 import io
 import logging
 import os
@@ -23,10 +24,11 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID, ObjectIdentifier
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.model import VENDOR as PYHANKO_PRODUCER
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.signers.constants import ESIC_EXTENSION_1
@@ -36,9 +38,19 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 logger = logging.getLogger(__name__)
 
+# The signing revision sets XMP pdf:Producer to exactly this and keeps an Info /Producer that already
+# names it: a record rendered with this Producer reads the same in both places once signed.
+PRODUCER = PYHANKO_PRODUCER
+
 DEV_DIR_NAME = "artifact-signing"
 FIELD_NAME = "ConsentRecordSignature"
 DOCUMENT_SIGNING = ObjectIdentifier("1.3.6.1.5.5.7.3.36")  # id-kp-documentSigning, RFC 9336
+# NSS (and so poppler's pdfsig, Evince, Okular, Firefox) trusts a signer only for the usages it knows;
+# for a document signature it accepts id-kp-emailProtection, not (yet) id-kp-documentSigning. Document
+# signing CAs therefore issue both, plus Adobe's "Authentic Documents Trust" EKU, which Acrobat honours.
+EMAIL_PROTECTION = ExtendedKeyUsageOID.EMAIL_PROTECTION
+ADOBE_AUTHENTIC_DOCUMENTS = ObjectIdentifier("1.2.840.113583.1.1.5")
+SIGNING_EKUS = (DOCUMENT_SIGNING, EMAIL_PROTECTION, ADOBE_AUTHENTIC_DOCUMENTS)
 
 
 @dataclass(frozen=True)
@@ -117,7 +129,7 @@ def _dev_certificates() -> tuple[bytes, bytes, bytes]:
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(SIGNING_EKUS)), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
@@ -132,6 +144,20 @@ def _dev_certificates() -> tuple[bytes, bytes, bytes]:
     return ca.public_bytes(pem), cert.public_bytes(pem), key_pem
 
 
+def _has_signing_ekus(cert_pem: bytes) -> bool:
+    try:
+        usages = x509.load_pem_x509_certificate(cert_pem).extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    return set(SIGNING_EKUS) <= set(usages.value)
+
+
+def _retire_dev_material(folder: Path) -> None:
+    """Move development material issued before SIGNING_EKUS aside (kept, so old dev records stay checkable)."""
+    with contextlib.suppress(OSError):  # another process moved it first
+        folder.rename(folder.with_name(f"{DEV_DIR_NAME}.retired-{secrets.token_hex(4)}"))
+
+
 def _dev_material_pem() -> tuple[bytes, bytes]:
     """(certificate + chain PEM, key PEM) from VAR_DIR, generated on first use.
 
@@ -139,6 +165,8 @@ def _dev_material_pem() -> tuple[bytes, bytes]:
     step, so two processes starting together agree on one CA and one key (the loser's rename fails).
     """
     folder = Path(settings.VAR_DIR) / DEV_DIR_NAME
+    if (folder / "signing.pem").exists() and not _has_signing_ekus((folder / "signing.pem").read_bytes()):
+        _retire_dev_material(folder)
     if not (folder / "signing-key.pem").exists():
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = folder.with_name(f"{DEV_DIR_NAME}.{os.getpid()}.{secrets.token_hex(4)}.tmp")

@@ -88,8 +88,16 @@ class RequestInput:
     email: str = ""
     language: str = "zh-hans"
     expires_in_days: int = 7
-    notice_recipients: str = ""
+    notice_recipients: list[str] = field(default_factory=list)  # named recipients; empty: none
     statement_required: bool = False
+
+
+MAX_RECIPIENTS = 20
+
+
+def recipients_normalize(names: list[str]) -> list[str]:
+    """Names stripped, in the order given, each once."""
+    return list(dict.fromkeys(name.strip() for name in names))
 
 
 def _validate(data: RequestInput, today: date) -> str:
@@ -129,6 +137,13 @@ def _validate(data: RequestInput, today: date) -> str:
             _("Samples may be kept between 0 and %(max)s days after the consent ends.")
             % {"max": settings.SAMPLE_RETENTION_MAX_DAYS},
         )
+    recipients = data.notice_recipients
+    if not isinstance(recipients, list) or not all(isinstance(name, str) for name in recipients):
+        err("notice_recipients", _("List the recipients by name; an empty list means there are none."))
+    elif len(recipients) > MAX_RECIPIENTS:
+        err("notice_recipients", _("At most %(n)s recipients.") % {"n": MAX_RECIPIENTS})
+    elif any(not name.strip() or len(name.strip()) > 200 for name in recipients):
+        err("notice_recipients", _("Each recipient needs a name of at most 200 characters."))
     if not data.items:
         err("items", _("Add at least one item (face or voice)."))
     elif len(data.items) > settings.REQUEST_MAX_ITEMS:
@@ -338,7 +353,7 @@ def request_create(*, actor, organization: Organization, data: RequestInput) -> 
         retention_days=settings.SAMPLE_RETENTION_DEFAULT_DAYS if data.retention_days is None else data.retention_days,
         notice_retention=data.notice_retention.strip(),
         notice_withdrawal=data.notice_withdrawal.strip(),
-        notice_recipients=data.notice_recipients.strip(),
+        notice_recipients=recipients_normalize(data.notice_recipients),
         expires_at=now + timedelta(days=data.expires_in_days),
         statement_required=_statement_required(organization, data),
     )

@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 
 from consent import webhooks
 from consent.models import ConsentRequest, EndUserVerification, Modality, Operation, RequestItem
+from consent.records.receipt import terms_recipients
 from consent.services.retention import item_samples_erase_due_at
 
 register = template.Library()
@@ -340,3 +341,10 @@ def audit_data_rows(data) -> list[tuple[str, str]]:
 
     walk("", data or {})
     return rows
+
+
+@register.filter
+def recipient_names(value) -> str:
+    """The notice's other recipients, named; a list since recipients are structured (free text before)."""
+    names = terms_recipients({"notice": {"recipients": value if value is not None else []}})
+    return "; ".join(names) if names else str(_("Nobody else"))

@@ -96,16 +96,17 @@ def test_record_declares_pdfa_3b_and_embeds_the_stored_terms_as_receipt(granted)
     assert re.search(r'pdfaid:conformance(="|>)B', xmp), xmp
     (raw,) = reader.attachments["receipt.json"]
     receipt = json.loads(raw)
-    assert canonical_json(receipt["terms"]).decode() == granted.terms_json
-    assert receipt["terms_sha256"] == granted.terms_sha256
+    own = receipt["x-likeness"]
+    assert canonical_json(own["terms"]).decode() == granted.terms_json
+    assert own["terms_sha256"] == granted.terms_sha256
     assert canonical_json(receipt) == raw  # the receipt itself is canonical JSON
-    assert receipt["consent_id"] == granted.pk and receipt["kind"] == "grant"
+    assert own["consent_id"] == granted.pk and own["kind"] == "grant"
     assert receipt["jurisdiction"] == "CN" and receipt["sensitive"] is True
     assert receipt["piiPrincipalId"] == granted.person.id_number_masked
-    assert receipt["piiControllers"][0]["uscc"] == granted.organization.uscc
+    assert own["uscc"] == granted.organization.uscc
     purpose = receipt["services"][0]["purposes"][0]
     assert purpose["consentType"] == "EXPLICIT" and purpose["piiCategory"] == ["biometric:face"]
-    assert receipt["code_digest"] == granted.code_digest
+    assert own["code_digest"] == granted.code_digest
     filespec = reader.trailer["/Root"]["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
     assert filespec["/AFRelationship"] == "/Source"
 
@@ -129,10 +130,11 @@ def test_revoking_renders_a_withdrawal_record_that_points_at_the_grant(pat, gran
     grant = Artifact.objects.get(consent=granted, kind="grant")
     reader = pypdf.PdfReader(io.BytesIO(pdf_of(granted, "revocation")))
     receipt = json.loads(reader.attachments["receipt.json"][0])
-    assert receipt["kind"] == "revocation" and receipt["consent_id"] == granted.pk
-    assert receipt["grant_artifact_sha256"] == grant.sha256
-    assert receipt["terms_sha256"] == granted.terms_sha256
-    assert receipt["revocationTimestamp"] > 0
+    own = receipt["x-likeness"]
+    assert own["kind"] == "revocation" and own["consent_id"] == granted.pk
+    assert own["revocation"]["grant_artifact_sha256"] == grant.sha256
+    assert own["terms_sha256"] == granted.terms_sha256
+    assert own["revocation"]["revoked_at"] > 0
     assert "撤回" in reader.pages[0].extract_text()
 
 
@@ -424,7 +426,7 @@ def test_a_guardians_consent_for_a_child_names_the_guardian_in_the_record(pendin
     assert "监护人" in text and guardian.legal_name_masked in text and guardian.id_number_masked in text
     assert "父母" in text
     receipt = json.loads(pypdf.PdfReader(io.BytesIO(pdf_of(consent))).attachments["receipt.json"][0])
-    assert receipt["guardian"] is True
+    assert receipt["x-likeness"]["guardian"] is True
 
 
 def local_tsa_material():

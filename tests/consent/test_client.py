@@ -84,7 +84,7 @@ def test_online_and_offline_verification_see_revocation(api_key, consent, organi
         assert api.verify_token(token, modality="face", operation="face_swap")["active"] is True
         http = httpx.Client(transport=transport())
         now = [timezone.now().timestamp()]
-        verifier = Verifier(BASE, audience=organization.pk, http=http, clock=lambda: now[0])
+        verifier = Verifier(BASE, audience=organization.public_id, http=http, clock=lambda: now[0])
         assert verifier.verify(token, modality="face", operation="face_swap").active
         assert (
             verifier.verify(token, modality="face", operation="pose_manipulation").reason == "operation_not_consented"
@@ -93,6 +93,11 @@ def test_online_and_offline_verification_see_revocation(api_key, consent, organi
         assert Verifier(BASE, audience=999, http=http).verify(token, modality="face", operation="face_swap").reason == (
             "wrong_audience"
         )
+        # The numeric id is not the audience of new tokens; listing both also accepts tokens issued before.
+        numeric = Verifier(BASE, audience=organization.pk, http=http, clock=lambda: now[0])
+        assert numeric.verify(token, modality="face", operation="face_swap").reason == "wrong_audience"
+        both = Verifier(BASE, audience=[organization.public_id, organization.pk], http=http, clock=lambda: now[0])
+        assert both.verify(token, modality="face", operation="face_swap").active
 
         services.consent_revoke(person=consent.person, consent_id=consent.pk)
         assert api.verify_token(token, modality="face", operation="face_swap") == {"active": False, "reason": "revoked"}
@@ -108,7 +113,7 @@ def test_online_and_offline_verification_see_revocation(api_key, consent, organi
 def test_offline_verifier_refuses_a_tampered_token(consent, organization):
     header, payload, signature = consent.token.value.split(".")
     tampered = f"{header}.{payload[:-2]}AA.{signature}"
-    verifier = Verifier(BASE, audience=organization.pk, http=httpx.Client(transport=transport()))
+    verifier = Verifier(BASE, audience=organization.public_id, http=httpx.Client(transport=transport()))
     assert not verifier.verify(tampered, modality="face", operation="face_swap").active
 
 

@@ -40,7 +40,7 @@ def test_operator_request_to_revocation_through_the_real_worker(celery_worker, c
         "end_user_prompted_to_notify": "on",
         "retention_days": "30",
         "notice_withdrawal": "portal",
-        "notice_recipients": "",
+        "notice_recipients": [],
         "items-TOTAL_FORMS": "2",
         "items-INITIAL_FORMS": "0",
         "items-MIN_NUM_FORMS": "1",

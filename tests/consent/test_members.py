@@ -237,6 +237,11 @@ def test_operator_cannot_edit_the_profile(operator_client, organization):
     assert Organization.objects.get(pk=organization.pk).name != "Hijacked"
 
 
+def test_the_profile_shows_the_public_identifier_tokens_name_as_audience(operator_client, organization):
+    page = operator_client.get("/office/organization/").content.decode()
+    assert str(organization.public_id) in page and "aud" in page
+
+
 def test_taken_username_is_an_inline_error_and_the_link_stays_valid(owner, organization, client):
     _invitation, token = _invite(owner, organization)
     path = f"/office/invitation/{token}/"

@@ -63,7 +63,7 @@ def form_data(**overrides) -> dict:
         "retention_days": "30",
         "notice_retention": "Outputs are deleted after the campaign.",
         "notice_withdrawal": "Withdraw at any time in the portal; effective at once.",
-        "notice_recipients": "none",
+        "notice_recipients": "",
         "items-TOTAL_FORMS": "2",
         "items-INITIAL_FORMS": "0",
         "items-MIN_NUM_FORMS": "1",

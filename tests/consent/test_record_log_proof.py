@@ -8,9 +8,11 @@ import zipfile
 
 import pytest
 from django.test import Client
+from jsonschema import Draft202012Validator, FormatChecker
 
 from consent import services
 from consent.records import render
+from consent.records.receipt import receipt_schema
 from consent.records.render import _embedded_files, artifact_build, artifact_verify
 from consent.records.sign import signature_check
 from consent.records.transparency import evidence_check
@@ -44,7 +46,9 @@ def published_key() -> str:
 def test_the_record_carries_its_grant_event_checkpoint_and_proof_which_verify_with_the_published_key_alone(
     granted, django_assert_num_queries
 ):
-    evidence = receipt_of(pdf_of(granted))["transparency_log"]
+    receipt = receipt_of(pdf_of(granted))
+    Draft202012Validator(receipt_schema(), format_checker=FormatChecker()).validate(receipt)
+    evidence = receipt["x-likeness"]["transparency_log"]
     event = json.loads(evidence["event"])
     assert (event["action"], event["target_id"]) == ("consent.grant", str(granted.pk))
     key = published_key()
@@ -56,7 +60,7 @@ def test_the_record_carries_its_grant_event_checkpoint_and_proof_which_verify_wi
 
 def test_the_check_page_and_the_command_report_the_logs_proof(client, granted, tmp_path):
     data = pdf_of(granted)
-    index = receipt_of(data)["transparency_log"]["leaf_index"]
+    index = receipt_of(data)["x-likeness"]["transparency_log"]["leaf_index"]
     response = upload(client, data)
     assert response.context["report"].valid
     assert f'data-log-index="{index}"' in response.content.decode()
@@ -106,14 +110,14 @@ def test_a_record_whose_log_proof_was_changed_is_not_valid(client, granted, chan
 
 
 def test_a_proof_of_another_consents_decision_is_refused(granted):
-    evidence = receipt_of(pdf_of(granted))["transparency_log"]
+    evidence = receipt_of(pdf_of(granted))["x-likeness"]["transparency_log"]
     assert evidence_check(evidence, consent_id=granted.pk + 1, kind="grant").problem == "another event"
     assert evidence_check(evidence, consent_id=granted.pk, kind="revocation").problem == "another event"
 
 
 def test_the_withdrawal_record_proves_the_withdrawal_event(pat, granted):
     services.consent_revoke(person=pat.person, consent_id=granted.pk)
-    evidence = receipt_of(pdf_of(granted, "revocation"))["transparency_log"]
+    evidence = receipt_of(pdf_of(granted, "revocation"))["x-likeness"]["transparency_log"]
     assert json.loads(evidence["event"])["action"] == "consent.revoke"
     assert evidence_check(evidence, consent_id=granted.pk, kind="revocation").ok
 

@@ -17,6 +17,7 @@ from consent.builders import build_request, face_item, voice_item
 from consent.demo_media import demo_wav
 from consent.errors import StatementInvalid, StatementRequired
 from consent.models import ConsentRequest, OrganizationSettings, RequestItem, Statement, StatementPolicy
+from consent.records.receipt import receipt_schema
 from identity.crypto import decrypt_bytes
 from tests.conftest import office_login
 from tests.consent.conftest import PERSON_PHONE, last_code, request_input
@@ -280,6 +281,7 @@ def test_the_signed_record_and_its_receipt_carry_the_statement(person_client, vo
     import re
 
     import pypdf
+    from jsonschema import Draft202012Validator, FormatChecker
 
     from consent.models import Artifact
 
@@ -293,8 +295,9 @@ def test_the_signed_record_and_its_receipt_carry_the_statement(person_client, vo
         reader = pypdf.PdfReader(io.BytesIO(handle.read()))
     (raw,) = reader.attachments["receipt.json"]
     receipt = json.loads(raw)
-    assert receipt["statement"]["sha256"] == statement.sha256
-    assert receipt["statement"]["outcome"] == "approved"
+    Draft202012Validator(receipt_schema(), format_checker=FormatChecker()).validate(receipt)
+    assert receipt["x-likeness"]["statement"]["sha256"] == statement.sha256
+    assert receipt["x-likeness"]["statement"]["outcome"] == "approved"
     text = re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
     assert statement.sha256 in text
     assert "录制的同意声明" in text and statement.number in text

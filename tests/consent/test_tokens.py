@@ -55,6 +55,7 @@ def verify(consent, token=None, **overrides):
     arguments = {
         "token": consent.token.value if token is None else token,
         "audience_org_id": consent.organization_id,
+        "audience_public_id": str(consent.organization.public_id),  # as the API passes it, from the key's row
         "modality": "face",
         "operation": "face_swap",
         "media_sha256": FACE_SHA256,
@@ -111,7 +112,7 @@ def test_grant_issues_an_eddsa_consent_jwt_with_the_documented_claims(face_conse
     header, claims = parts(token.value)
     assert header == {"alg": "EdDSA", "typ": "consent+jwt", "kid": token.kid}
     assert claims["iss"] == settings.SITE_URL
-    assert claims["aud"] == str(face_consent.organization_id)
+    assert claims["aud"] == str(face_consent.organization.public_id)
     assert claims["cid"] == face_consent.pk
     assert (claims["mod"], claims["ops"]) == ("face", ["face_swap"])
     assert claims["media"] == [FACE_SHA256]
@@ -157,7 +158,7 @@ def test_token_verifies_with_pyjwt_from_the_jwks_alone(client, face_consent):
         face_consent.token.value,
         key=PyJWK(jwk).key,
         algorithms=["EdDSA"],
-        audience=str(face_consent.organization_id),
+        audience=str(face_consent.organization.public_id),
         issuer=settings.SITE_URL,
     )
     assert claims["cid"] == face_consent.pk
@@ -182,6 +183,25 @@ def test_fully_specified_ed25519_algorithm_name_is_accepted_too(face_consent):
     header, claims = parts(face_consent.token.value)
     token = sign({**header, "alg": "Ed25519"}, claims, our_private_key(header["kid"]))
     assert verify(face_consent, token=token).active
+
+
+def test_a_token_issued_with_the_numeric_audience_still_verifies(face_consent, other_organization):
+    # Tokens issued before `aud` became the organisation's public identifier carry its database id.
+    header, claims = parts(face_consent.token.value)
+    legacy = sign(header, {**claims, "aud": str(face_consent.organization_id)}, our_private_key(header["kid"]))
+    assert verify(face_consent, token=legacy).active
+    assert verify(face_consent, token=legacy, audience_public_id=None).active  # looked up when not given
+    outsider = verify(face_consent, token=legacy, audience_org_id=other_organization.pk, audience_public_id=None)
+    assert (outsider.active, outsider.reason) == (False, "wrong_audience")
+
+
+def test_the_audience_is_the_public_identifier_not_the_database_id(face_consent, other_organization):
+    header, claims = parts(face_consent.token.value)
+    assert claims["aud"] == str(face_consent.organization.public_id) != str(face_consent.organization_id)
+    # Another organisation's public identifier does not open this organisation's consent.
+    foreign = sign(header, {**claims, "aud": str(other_organization.public_id)}, our_private_key(header["kid"]))
+    assert verify(face_consent, token=foreign).reason == "wrong_audience"
+    assert verify(face_consent, audience_public_id=None).active  # the public identifier looked up
 
 
 # ---- verification: the attack suite --------------------------------------------------------------
@@ -264,7 +284,9 @@ def test_not_yet_valid_is_refused_but_within_leeway_accepted(face_consent):
 
 
 def test_wrong_audience_is_refused_and_reveals_nothing_of_the_consent(face_consent, other_organization):
-    outcome = verify(face_consent, audience_org_id=other_organization.pk)
+    outcome = verify(
+        face_consent, audience_org_id=other_organization.pk, audience_public_id=str(other_organization.public_id)
+    )
     assert (outcome.active, outcome.reason, outcome.audience_matches, outcome.consent) == (
         False,
         "wrong_audience",
@@ -274,7 +296,11 @@ def test_wrong_audience_is_refused_and_reveals_nothing_of_the_consent(face_conse
 
 
 def test_another_organisations_token_is_refused_to_us(face_consent, other_org_consent):
-    outcome = verify(other_org_consent, audience_org_id=face_consent.organization_id)
+    outcome = verify(
+        other_org_consent,
+        audience_org_id=face_consent.organization_id,
+        audience_public_id=str(face_consent.organization.public_id),
+    )
     assert (outcome.reason, outcome.audience_matches) == ("wrong_audience", False)
     assert verify(other_org_consent).active  # its own audience may use it
 

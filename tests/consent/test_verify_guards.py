@@ -155,7 +155,7 @@ def test_another_organisation_learns_nothing_from_an_expired_token(consent, othe
 def test_a_signed_token_naming_another_organisations_consent_finds_nothing(consent, other_organization):
     # Only the platform's key can sign this; the consent lookup must still be scoped to the audience.
     header, claims = unb64(consent.token.value.split(".")[0]), unb64(consent.token.value.split(".")[1])
-    claims |= {"aud": str(other_organization.pk), "jti": secrets.token_urlsafe(24)}
+    claims |= {"aud": str(other_organization.public_id), "jti": secrets.token_urlsafe(24)}
     token = sign(header, claims, our_private_key(header["kid"]))
     client, _key = service(other_organization)
 

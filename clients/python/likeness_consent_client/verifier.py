@@ -51,9 +51,11 @@ class VerifyResult:
 
 
 class Verifier:
-    def __init__(self, base_url: str, *, audience: str | int, http: httpx.Client | None = None, clock=time.time):
+    def __init__(self, base_url: str, *, audience, http: httpx.Client | None = None, clock=time.time):
+        """`audience`: your organisation's public identifier (back-office, Organisation profile). Tokens
+        issued before it carry the organisation's numeric id: pass both, as a list, to accept those too."""
         self.base_url = base_url.rstrip("/")
-        self.audience = str(audience)
+        self.audience = [str(a) for a in audience] if isinstance(audience, list | tuple) else str(audience)
         self._http = http or httpx.Client(timeout=10.0)
         self._clock = clock
         self._jwks: dict[str, OKPKey] = {}

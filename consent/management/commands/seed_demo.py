@@ -152,7 +152,7 @@ DEMO_NOTICE = {
     "end_user_verification_reference": "demo-sms-check",
     "retention_days": 30,
     "notice_withdrawal": "随时在本门户撤回，立即生效。Withdraw at any time in this portal; effective at once.",
-    "notice_recipients": "无 None",
+    "notice_recipients": [],
 }
 
 
