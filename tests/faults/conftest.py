@@ -1,12 +1,24 @@
 """The fault suite's stack: one private PostgreSQL cluster and Redis per session, a fresh database per test
 (copied from a migrated template), processes per test, everything stopped and removed afterwards."""
 
+import re
 import shutil
 import uuid
 
 import pytest
 
 from tests.faults.stack import Stack
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run only when asked for (`-m faults`, as make test-faults does): a plain `pytest -m "not e2e"` elsewhere
+    must not start clusters and kill processes for ten minutes."""
+    if re.search(r"(?<!not )\bfaults\b", config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="fault tests run only with -m faults (make test-faults)")
+    for item in items:
+        if "faults" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
