@@ -59,6 +59,7 @@ def statement_check_task(statement_id: int):
     return services.statement_check(statement_id=statement_id).state
 
 
+@shared_task
 def samples_erase_task():
     """Hourly through beat: erase the reference samples whose retention period is over."""
     return services.samples_erase_due()
