@@ -11,6 +11,7 @@ from django.test import Client
 from jsonschema import Draft202012Validator, FormatChecker
 
 from consent import services
+from consent.records import receipt as receipt_module
 from consent.records import render
 from consent.records.receipt import receipt_schema
 from consent.records.render import _embedded_files, artifact_build, artifact_verify
@@ -72,18 +73,18 @@ def test_the_check_page_and_the_command_report_the_logs_proof(client, granted, t
 
 def forged_record(consent, change) -> bytes:
     """A record signed with our certificate whose log evidence was changed first (a forger with our PDF key)."""
-    real = render.decision_evidence
+    real = receipt_module.decision_evidence
 
     def tampered(consent_, kind):
         evidence = real(consent_, kind)
         change(evidence)
         return evidence
 
-    render.decision_evidence = tampered
+    receipt_module.decision_evidence = tampered
     try:
         return artifact_build(_load(consent.pk), "grant")
     finally:
-        render.decision_evidence = real
+        receipt_module.decision_evidence = real
 
 
 def flip(evidence):

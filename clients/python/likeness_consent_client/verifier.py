@@ -56,6 +56,7 @@ class Verifier:
         issued before it carry the organisation's numeric id: pass both, as a list, to accept those too."""
         self.base_url = base_url.rstrip("/")
         self.audience = [str(a) for a in audience] if isinstance(audience, list | tuple) else str(audience)
+        self._audiences = frozenset(self.audience) if isinstance(self.audience, list) else frozenset([self.audience])
         self._http = http or httpx.Client(timeout=10.0)
         self._clock = clock
         self._jwks: dict[str, OKPKey] = {}
@@ -168,8 +169,8 @@ class Verifier:
             return VerifyResult(False, "expired")
         if now < nbf - LEEWAY:
             return VerifyResult(False, "not_yet_valid")
-        aud = claims["aud"]
-        if aud != self.audience and not (isinstance(aud, list) and self.audience in aud):
+        token_audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if not self._audiences.intersection(str(a) for a in token_audiences):
             return VerifyResult(False, "wrong_audience")
         if claims.get("mod") != modality:
             return VerifyResult(False, "modality_not_consented")
