@@ -12,7 +12,6 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from consent import services
 from consent.records import receipt as receipt_module
-from consent.records import render
 from consent.records.receipt import receipt_schema
 from consent.records.render import _embedded_files, artifact_build, artifact_verify
 from consent.records.sign import signature_check
