@@ -42,4 +42,7 @@ def db_name(stack):
     """A fresh, migrated database for one test."""
     name = f"t_{uuid.uuid4().hex[:10]}"
     stack.create_db(name, template="template_app")
-    return name
+    yield name
+    # The test's web and worker processes stop with it: left running, they would poll the broker and compete
+    # for the CPU through every later test.
+    stack.stop_processes()

@@ -88,7 +88,10 @@ def grant_loop(*, rounds: int, phone_base: int, organization_id: int, operator_i
     from consent.models import Organization
     from identity.models import User
 
+    from django.db import connection
+
     done = failed = granted = 0
+    errors: list[str] = []
     for n in range(rounds):
         try:
             organization = Organization.objects.get(pk=organization_id)
@@ -101,11 +104,19 @@ def grant_loop(*, rounds: int, phone_base: int, organization_id: int, operator_i
             if n % 3 == 0:
                 services.consent_revoke(person=person, consent_id=consent.pk, reason="loop")
             done += 1
-        except DatabaseError:
+        except DatabaseError as exc:
             failed += 1
+            errors.append(type(exc).__name__)
             close_old_connections()
-            from django.db import connection
-
             connection.close()
-            time.sleep(0.2)
-    return {"done": done, "failed": failed, "granted": granted}
+            # Wait for the database before the next round: a loop that spent its rounds during the outage would
+            # prove nothing about recovery (the app must reconnect by itself, within a minute).
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    connection.ensure_connection()
+                    break
+                except DatabaseError:
+                    connection.close()
+                    time.sleep(0.2)
+    return {"done": done, "failed": failed, "granted": granted, "errors": errors}

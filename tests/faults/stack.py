@@ -242,10 +242,14 @@ class Stack:
             os.killpg(process.pid, sig)
         process.wait(timeout=30)
 
-    def close(self):
+    def stop_processes(self):
         for process in self.processes:
             if process.poll() is None:
                 self.kill(process, signal.SIGKILL)
+        self.processes.clear()
+
+    def close(self):
+        self.stop_processes()
         self.redis_stop()
         if self.pgdata.exists():
             subprocess.run(

@@ -306,7 +306,7 @@ def test_a_postgresql_restart_under_load_gives_clean_503s_and_no_half_written_co
         if status == 503 and kind == "page":
             assert "Briefly unavailable" in body or "暂时无法使用" in body
     counts = json.loads(stack.log("grants.log").strip().splitlines()[-1])
-    assert counts["done"] + counts["failed"] == 12 and counts["done"] >= 1
+    assert counts["done"] + counts["failed"] == 12 and counts["done"] >= 1, counts
     checked = stack.django(db_name, INVARIANTS)
     assert checked["problems"] == []  # one token and one status slot per active consent, revoked bits set
     # Every grant that returned is there; a grant cut off by the restart either committed whole or not at all.
