@@ -83,12 +83,12 @@ def grant_loop(*, rounds: int, phone_base: int, organization_id: int, operator_i
     """Grant (and withdraw every third) consents in a loop while the database may go away; count outcomes."""
     import time
 
+    from django.db import connection
+
     from consent import services
     from consent.builders import build_granted_consent, build_verified_person, face_item
     from consent.models import Organization
     from identity.models import User
-
-    from django.db import connection
 
     done = failed = granted = 0
     errors: list[str] = []
