@@ -6,6 +6,7 @@ Beat is not started: where the periodic sweep would run a minute later, the test
 """
 
 import json
+import re
 import signal
 import sys
 import threading
@@ -311,3 +312,27 @@ def test_a_postgresql_restart_under_load_gives_clean_503s_and_no_half_written_co
     assert checked["problems"] == []  # one token and one status slot per active consent, revoked bits set
     # Every grant that returned is there; a grant cut off by the restart either committed whole or not at all.
     assert 2 + counts["granted"] <= checked["consents"] <= 2 + counts["granted"] + counts["failed"]
+
+
+def test_a_worker_killed_mid_pdf_render_leaves_exactly_one_record_per_consent_and_kind(stack, db_name):
+    # Two grants and one withdrawal queue three render+sign tasks before any worker runs.
+    seeded = seed(stack, db_name, consents=2, revoke=1)
+    log = f"worker-{db_name}-w1.log"
+    worker = stack.worker(db_name, "w1")
+    started = wait_until(lambda: re.search(r"artifact_render_task\[([0-9a-f-]+)\] received", stack.log(log)), 120,
+                         interval=0.02, what="a render task started")  # fmt: skip
+    stack.kill(worker)  # kill -9 of the worker and its pool while it renders and signs that record
+    assert f"{started[1]}] succeeded" not in stack.log(log), "the kill came too late: it interrupted nothing"
+    assert stack.sql(db_name, "SELECT count(*) FROM consent_artifact")[0][0] < 3
+
+    stack.worker(db_name, "w2")
+    stack.django(db_name, SWEEP_LATER)  # beat's sweep queues what is still missing, alongside the queued tasks
+    wait_until(lambda: stack.sql(db_name, "SELECT count(*) FROM consent_artifact") == [(3,)], 180, what="records")
+    stack.django(db_name, SWEEP_LATER)  # a second sweep finds nothing missing and renders nothing twice
+    time.sleep(2)
+    per_kind = stack.sql(db_name, "SELECT consent_id, kind, count(*) FROM consent_artifact GROUP BY consent_id, kind")
+    withdrawn = seeded["consents"][0]["id"]
+    expected = {(c["id"], "grant", 1) for c in seeded["consents"]} | {(withdrawn, "revocation", 1)}
+    assert set(per_kind) == expected
+    created = stack.sql(db_name, "SELECT count(*) FROM audit_auditevent WHERE action = 'artifact.create'")
+    assert created == [(3,)]  # one audit event per stored record: no half-stored, no second one
