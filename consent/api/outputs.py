@@ -5,6 +5,7 @@ import binascii
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -69,7 +70,7 @@ class OutputRegisterApi(APIView):
         )
         thumbnail_base64 = serializers.RegexField(
             BASE64,
-            error_messages={"invalid": _("Not valid base64.")},
+            error_messages={"invalid": gettext_lazy("Not valid base64.")},
             required=False,
             default="",
             allow_blank=True,
