@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
 
 class OversizedUpload(UploadedFile):
@@ -46,6 +46,25 @@ class UploadSizeLimitHandler(FileUploadHandler):
         if self.oversized:
             return OversizedUpload(self.file_name, file_size, self.content_type)
         return None  # the next handler (memory or temporary file) returns the stored file
+
+
+class UploadStopAtLimit(FileUploadHandler):
+    """For the public check pages: stop storing an upload once it passes `limit` bytes; the rest of the body
+    is read and thrown away, and the view sees `exceeded` and says the file is too big."""
+
+    def __init__(self, request=None, *, limit: int):
+        super().__init__(request)
+        self.limit = limit
+        self.exceeded = False
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.limit:
+            self.exceeded = True
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handler stores the file
 
 
 # ---- samples kept across a failed submit of the office's request form ----------------------------

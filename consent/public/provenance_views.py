@@ -5,13 +5,13 @@ import re
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from consent.provenance.check import provenance_check_file, provenance_check_hash, provenance_check_receipt_id
+from consent.uploads import UploadStopAtLimit
 
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -59,33 +59,16 @@ class ProvenanceForm(forms.Form):
         return data
 
 
-class UploadLimit(FileUploadHandler):
-    """Stop storing an upload once it passes the limit: the rest of the body is read and thrown away."""
-
-    def __init__(self, request=None):
-        super().__init__(request)
-        self.exceeded = False
-
-    def receive_data_chunk(self, raw_data, start):
-        if start + len(raw_data) > settings.PROVENANCE_CHECK_MAX_BYTES:
-            self.exceeded = True
-            raise StopUpload(connection_reset=False)
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None
-
-
 @csrf_exempt  # checked below, once the size limit is in place (the CSRF check reads the body)
 def check(request):
-    limit = UploadLimit(request)
+    limit = UploadStopAtLimit(request, limit=settings.PROVENANCE_CHECK_MAX_BYTES)
     request.upload_max_bytes = settings.PROVENANCE_CHECK_MAX_BYTES
     request.upload_handlers.insert(0, limit)
     return _check(request, limit)
 
 
 @csrf_protect
-def _check(request, limit: UploadLimit):
+def _check(request, limit: UploadStopAtLimit):
     report = None
     if request.method == "POST":
         form = ProvenanceForm(request.POST, request.FILES, too_big=limit.exceeded)

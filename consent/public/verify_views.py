@@ -2,13 +2,13 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from consent.records.render import artifact_verify, consent_status_public
+from consent.uploads import UploadStopAtLimit
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_MB = MAX_UPLOAD_BYTES // (1024 * 1024)
@@ -47,33 +47,16 @@ class VerifyForm(forms.Form):
         return upload
 
 
-class UploadLimit(FileUploadHandler):
-    """Stop storing an upload once it passes the limit: the rest of the body is read and thrown away."""
-
-    def __init__(self, request=None):
-        super().__init__(request)
-        self.exceeded = False
-
-    def receive_data_chunk(self, raw_data, start):
-        if start + len(raw_data) > MAX_UPLOAD_BYTES:
-            self.exceeded = True
-            raise StopUpload(connection_reset=False)
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None  # the next handler stores the file
-
-
 @csrf_exempt  # checked below, once the size limit is in place (the CSRF check reads the body)
 def upload(request):
-    limit = UploadLimit(request)
+    limit = UploadStopAtLimit(request, limit=MAX_UPLOAD_BYTES)
     request.upload_max_bytes = MAX_UPLOAD_BYTES  # for consent.uploads, which otherwise stops at the sample size
     request.upload_handlers.insert(0, limit)
     return _upload(request, limit)
 
 
 @csrf_protect
-def _upload(request, limit: UploadLimit):
+def _upload(request, limit: UploadStopAtLimit):
     report = None
     if request.method == "POST":
         form = VerifyForm(request.POST, request.FILES, too_big=limit.exceeded)
