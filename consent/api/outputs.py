@@ -170,14 +170,16 @@ class ProvenanceCheckApi(APIView):
     @extend_schema(
         operation_id="provenance_check_hash",
         auth=[],
-        parameters=[OpenApiParameter(
+        parameters=[
+            OpenApiParameter(
                 "sha256",
                 str,
                 OpenApiParameter.QUERY,
                 required=True,
                 pattern=SHA256,
                 description="SHA-256 of the file, 64 hexadecimal digits",
-            )],
+            )
+        ],
         responses={200: PROVENANCE_REPORT, 400: OpenApiResponse(ERROR, description="`invalid`")},
     )
     def get(self, request):
