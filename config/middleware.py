@@ -63,9 +63,11 @@ class DatabaseUnavailableMiddleware:
         if not getattr(request, "_database_unavailable", False):
             return response
         if request.path.startswith("/api/"):
-            response = api_error(
-                "service_unavailable", "The service is briefly unavailable; retry in a few seconds.", 503
-            )
+            # The database can fail before LanguageMiddleware ran (sessions): choose the language here too.
+            with translation.override(api_language(request.headers.get("Accept-Language", ""))):
+                response = api_error(
+                    "service_unavailable", _("The service is briefly unavailable; retry in a few seconds."), 503
+                )
         else:
             response = HttpResponse(
                 render_to_string("503.html", {"LANGUAGE_CODE": get_language()}),

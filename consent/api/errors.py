@@ -50,9 +50,12 @@ def exception_handler(exc, context):
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         return error_response("not_found", _("Not found."), status.HTTP_404_NOT_FOUND)
     if isinstance(exc, RequestDataTooBig):
-        return error_response("request_too_large", str(exc), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return error_response(
+            "request_too_large", _("The request body is too large."), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        )
     if isinstance(exc, SuspiciousOperation):  # too many fields or files, a malformed multipart body...
-        return error_response("malformed_request", str(exc), status.HTTP_400_BAD_REQUEST)
+        message = _("The request is malformed: too many fields or files, or a broken multipart body.")
+        return error_response("malformed_request", message, status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

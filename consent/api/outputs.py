@@ -4,6 +4,8 @@ import base64
 import binascii
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -18,6 +20,8 @@ from consent.provenance.check import provenance_check_file, provenance_check_has
 from consent.provenance.labels import aigc_label, check_url
 
 SHA256 = r"^[0-9a-fA-F]{64}$"
+# Standard base64 with its padding, as base64.b64decode(validate=True) reads it: the schema says exactly this.
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 
 class OutputOutput(serializers.Serializer):
@@ -64,7 +68,9 @@ class OutputRegisterApi(APIView):
             allow_blank=True,
             help_text="64-bit pHash (imagehash) of the image or of the video's first key frame, 16 hex digits",
         )
-        thumbnail_base64 = serializers.CharField(
+        thumbnail_base64 = serializers.RegexField(
+            BASE64,
+            error_messages={"invalid": gettext_lazy("Not valid base64.")},
             required=False,
             default="",
             allow_blank=True,
@@ -97,7 +103,7 @@ class OutputRegisterApi(APIView):
         try:
             thumbnail = base64.b64decode(values["thumbnail_base64"], validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise ValidationError({"thumbnail_base64": ["Not valid base64."]}) from exc
+            raise ValidationError({"thumbnail_base64": [_("Not valid base64.")]}) from exc
         output, replayed = services.output_register(
             actor=request.auth,
             presentation_id=values["presentation_id"],
@@ -164,13 +170,22 @@ class ProvenanceCheckApi(APIView):
     @extend_schema(
         operation_id="provenance_check_hash",
         auth=[],
-        parameters=[OpenApiParameter("sha256", str, OpenApiParameter.QUERY, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "sha256",
+                str,
+                OpenApiParameter.QUERY,
+                required=True,
+                pattern=SHA256,
+                description="SHA-256 of the file, 64 hexadecimal digits",
+            )
+        ],
         responses={200: PROVENANCE_REPORT, 400: OpenApiResponse(ERROR, description="`invalid`")},
     )
     def get(self, request):
         sha256 = request.query_params.get("sha256", "").strip()
         if not _is_sha256(sha256):
-            raise ValidationError({"sha256": ["Send the SHA-256 of the file as 64 hexadecimal digits."]})
+            raise ValidationError({"sha256": [_("Send the SHA-256 of the file as 64 hexadecimal digits.")]})
         return Response(provenance_check_hash(sha256=sha256).as_public())
 
     @extend_schema(
@@ -187,13 +202,14 @@ class ProvenanceCheckApi(APIView):
         request._request.upload_max_bytes = settings.PROVENANCE_CHECK_MAX_BYTES
         upload = request.FILES.get("file")
         if upload is None:
-            raise ValidationError({"file": ["Send the file to check as the multipart field 'file'."]})
+            raise ValidationError({"file": [_("Send the file to check as the multipart field 'file'.")]})
         if getattr(upload, "oversized", False) or upload.size > settings.PROVENANCE_CHECK_MAX_BYTES:
             return error_response(
                 "file_too_large",
-                f"The file is larger than {settings.PROVENANCE_CHECK_MAX_BYTES} bytes; check it by its SHA-256.",
+                _("The file is larger than %(limit)s bytes; check it by its SHA-256.")
+                % {"limit": settings.PROVENANCE_CHECK_MAX_BYTES},
                 413,
-                {"file": ["Too large."]},
+                {"file": [_("The file is too large.")]},
             )
         return Response(provenance_check_file(content=upload.read()).as_public())
 

@@ -25,7 +25,7 @@ def receipt_claims(output: Output) -> dict:
         "iss": settings.SITE_URL,
         "jti": str(output.public_id),
         "iat": int(output.created_at.timestamp()),
-        "org": str(output.organization_id),
+        "org": str(output.organization.public_id),  # as consent tokens name it in `aud`
         "org_name": output.organization.name,
         "consent": str(output.consent.public_id),
         "output": {"sha256": output.sha256, "media_type": output.media_type},

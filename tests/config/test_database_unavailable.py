@@ -47,6 +47,23 @@ def test_a_database_failure_in_an_api_view_is_the_apis_503_json(client_without_r
     }
 
 
+def test_the_apis_503_follows_accept_language(client_without_reraise, monkeypatch, organization):
+    from consent import services
+    from consent.api import views
+
+    secret = services.api_key_create(actor="t", organization=organization, name="k", scopes=["tokens:verify"])[1]
+    monkeypatch.setattr(views.TokenVerifyApi, "post", database_gone)
+    response = client_without_reraise.post(
+        "/api/v1/tokens/verify",
+        {"token": "x"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert response.status_code == 503
+    assert response.json()["message"] == "服务暂时不可用；请几秒后重试。"
+
+
 def test_other_errors_stay_errors(client_without_reraise, monkeypatch, settings):
     settings.DEBUG = False
     monkeypatch.setattr(SessionStore, "load", lambda self: 1 / 0)

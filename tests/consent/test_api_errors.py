@@ -107,6 +107,15 @@ def test_too_many_multipart_files_is_a_json_400(service, settings):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "malformed_request"
+    files = {f"items[0].samples{i}": SimpleUploadedFile(f"{i}.png", b"x") for i in range(3)}
+    response = service.post(
+        "/api/v1/requests",
+        {"payload": json.dumps(body()), **files},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY="m2",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert response.json()["message"] == "请求格式有误：字段或文件过多，或 multipart 内容已损坏。"
 
 
 # ---- no-store on answers that carry a token or personal data ------------------------------------

@@ -85,6 +85,7 @@ def test_registration_answers_a_receipt_an_independent_jose_library_verifies_fro
         "phash": "ee95884ee4f4874a",
     }
     assert claims["consent"] == str(consent.public_id) and claims["org_name"] == organization.name
+    assert claims["org"] == str(organization.public_id)  # as consent tokens' `aud`, never the database id
     assert "sub" not in claims and consent.person.phone not in json.dumps(claims)  # nothing about the person
     label = answer["aigc_label"]["AIGC"]
     assert set(label) == AIGC_FIELDS
@@ -266,3 +267,37 @@ def test_deleting_the_account_drops_the_thumbnails_and_keeps_the_receipts(servic
     output = Output.objects.get()
     assert bytes(output.thumbnail) == b"" and output.receipt == answer["receipt"]
     assert output.consent_withdrawn_at is not None  # the deletion withdrew the consent
+
+
+def test_a_receipt_naming_the_organisation_by_its_old_database_id_still_verifies(service, consent, organization):
+    """Receipts signed before `org` became the public id stay valid: the check never read `org`."""
+    from consent.provenance.labels import receipt_claims
+    from consent.tokens import provenance_receipt_sign
+
+    answer = register(service, verify(service, consent)["presentation_id"]).json()
+    output = Output.objects.get(public_id=answer["receipt_id"])
+    old_claims = {**receipt_claims(output), "org": str(organization.pk)}
+    output.receipt = provenance_receipt_sign(claims=old_claims, keep_published_until=timezone.now())
+    output.save(update_fields=["receipt"])
+    report = APIClient().get("/api/v1/provenance", {"sha256": output.sha256}).json()
+    assert report["registered"] and report["outputs"][0]["receipt_valid"] is True
+
+
+def test_output_and_provenance_errors_follow_accept_language(service, consent, settings):
+    zh = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    presentation_id = verify(service, consent)["presentation_id"]
+    body = {"presentation_id": presentation_id, "sha256": "a" * 64, "media_type": "image/png"}
+    bad = service.post("/api/v1/outputs", {**body, "thumbnail_base64": "abc"}, format="json", **zh).json()
+    assert bad["fields"]["thumbnail_base64"] == ["不是有效的 base64。"]
+    english = service.post("/api/v1/outputs", {**body, "thumbnail_base64": "abc"}, format="json").json()
+    assert english["fields"]["thumbnail_base64"] == ["Not valid base64."]
+    bad = APIClient().get("/api/v1/provenance", {"sha256": "abc"}, **zh).json()
+    assert bad["fields"]["sha256"] == ["请以 64 位十六进制数字发送文件的 SHA-256。"]
+    bad = APIClient().post("/api/v1/provenance", {}, format="multipart", **zh).json()
+    assert bad["fields"]["file"] == ["请以 multipart 字段“file”发送要检查的文件。"]
+    settings.PROVENANCE_CHECK_MAX_BYTES = 10
+    upload = io.BytesIO(b"x" * 11)
+    big = APIClient().post("/api/v1/provenance", {"file": upload}, format="multipart", **zh).json()
+    assert big["code"] == "file_too_large" and big["message"] == "文件大于 10 字节；请改用其 SHA-256 检查。"
+    assert big["fields"] == {"file": ["文件过大。"]}
+    assert not Output.objects.exists()
