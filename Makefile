@@ -4,12 +4,21 @@
 # so do the face and voice models (`make test-likeness`).
 # `make test-faults` kills and restarts a private PostgreSQL, Redis, web and worker processes (a few minutes).
 # `make test-conformance` lets independent tools (generated clients, schemathesis) judge the live API.
+# `make test-slow` runs what would double `make test`'s time (about a minute): data migrations back and forth,
+# makemessages over a copy of the checkout, `check --deploy` and the worker's task names in fresh processes.
 
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_DEBUG ?= 1
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode, and pytest's rewritten test modules, are cached under var/ (git-ignored), not beside the
+# sources: without that cache every pytest process compiles and rewrites the whole suite again (~6 s of CPU).
+export PYTHONDONTWRITEBYTECODE :=
+export PYTHONPYCACHEPREFIX := $(CURDIR)/var/pycache
+# What `make test` selects; the browser, likeness, fault, conformance and slow suites have targets of their own.
+# The schemathesis, Hypothesis and AnyIO pytest plugins serve none of its tests and cost every process time to load.
+FAST_TESTS := -m "not e2e and not faults and not likeness and not conformance and not slow" \
+	-p no:schemathesis -p no:hypothesispytest -p no:anyio
 
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium espeak-ng poppler-utils libnss3-tools
 # The fault suite runs its own PostgreSQL cluster (initdb, pg_ctl, pg_dump, pg_restore) and Redis server.
@@ -17,7 +26,7 @@ FAULT_PACKAGES := postgresql redis-server
 # `make bench` only: its own PostgreSQL cluster and Redis, and wrk to drive the load.
 BENCH_PACKAGES := postgresql redis-server wrk
 
-.PHONY: run test test-e2e test-likeness test-faults test-conformance bench deps system-deps fault-deps clean likeness
+.PHONY: run test test-e2e test-likeness test-faults test-conformance test-slow bench deps system-deps fault-deps clean likeness
 
 run: deps
 	$(PY) manage.py migrate --noinput
@@ -27,7 +36,10 @@ run: deps
 test: deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest -n 2 -m "not e2e and not faults and not likeness and not conformance"
+	$(VENV)/bin/pytest -n 2 $(FAST_TESTS)
+
+test-slow: deps
+	$(VENV)/bin/pytest -n 2 -m "slow and not e2e and not faults and not likeness and not conformance"
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e

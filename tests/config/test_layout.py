@@ -191,6 +191,7 @@ def test_identity_templates_name_no_consent_url_route_or_tag_library():
     assert offences == []
 
 
+@pytest.mark.slow  # a fresh process that loads every app, as a worker does
 def test_the_worker_registers_the_render_task_under_its_old_name(tmp_path):
     """Celery autodiscovers `<app>.tasks`; the records' task lives in consent.records.tasks and must be found
     by a worker that imported nothing else, under the name queued messages carry."""

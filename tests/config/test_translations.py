@@ -94,6 +94,7 @@ def strings_in_use(tmp_path_factory) -> set[tuple[str, str]]:
     return set(read_po(copy / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"))
 
 
+@pytest.mark.slow  # makemessages over a copy of the whole checkout
 def test_every_string_marked_in_code_and_templates_is_in_the_catalogue(strings_in_use):
     missing = sorted(strings_in_use - set(read_po(CATALOGUE)))
     assert not missing, (

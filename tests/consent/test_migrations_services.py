@@ -5,7 +5,11 @@ from django.utils import timezone
 
 from tests.conftest import migrate
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("latest_schema_afterwards")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("latest_schema_afterwards"),
+]
 
 IDENTITY = ("identity", "0007_user_lockout_moves_to_the_cache")
 MEDIA_BINDING_GONE = ("identity", "0008_organization_media_binding_moves_to_consent")

@@ -8,7 +8,11 @@ from django.utils import timezone
 from identity import crypto
 from tests.conftest import migrate
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("latest_schema_afterwards")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("latest_schema_afterwards"),
+]
 
 BEFORE = [("identity", "0004_person_erased_at"), ("consent", "0003_consent_public_id")]
 AFTER = [("identity", "0005_identity_data_minimised"), ("consent", "0004_mask_erased_people_request_phones")]
