@@ -4,8 +4,9 @@
 # so do the face and voice models (`make test-likeness`).
 # `make test-faults` kills and restarts a private PostgreSQL, Redis, web and worker processes (a few minutes).
 # `make test-conformance` lets independent tools (generated clients, schemathesis) judge the live API.
-# `make test-slow` runs what would double `make test`'s time (about a minute): data migrations back and forth,
-# makemessages over a copy of the checkout, `check --deploy` and the worker's task names in fresh processes.
+# `make test-slow` runs the tests that cost seconds each: the real-stack tests (a real Celery worker, concurrent
+# appenders on PostgreSQL), data migrations back and forth, makemessages over a copy of the checkout, and
+# `check --deploy` and the worker's task names in fresh processes.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -15,9 +16,9 @@ export DJANGO_DEBUG ?= 1
 # sources: without that cache every pytest process compiles and rewrites the whole suite again (~6 s of CPU).
 export PYTHONDONTWRITEBYTECODE :=
 export PYTHONPYCACHEPREFIX := $(CURDIR)/var/pycache
-# What `make test` selects; the browser, likeness, fault, conformance and slow suites have targets of their own.
+# What `make test` selects; the browser, likeness, fault, conformance, slow and real-stack tests have targets of their own.
 # The schemathesis, Hypothesis and AnyIO pytest plugins serve none of its tests and cost every process time to load.
-FAST_TESTS := -m "not e2e and not faults and not likeness and not conformance and not slow" \
+FAST_TESTS := -m "not e2e and not faults and not likeness and not conformance and not slow and not realstack" \
 	-p no:schemathesis -p no:hypothesispytest -p no:anyio
 
 DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-dejavu-core gettext chromium espeak-ng poppler-utils libnss3-tools
@@ -39,7 +40,7 @@ test: deps
 	$(VENV)/bin/pytest -n 2 $(FAST_TESTS)
 
 test-slow: deps
-	$(VENV)/bin/pytest -n 2 -m "slow and not e2e and not faults and not likeness and not conformance"
+	$(VENV)/bin/pytest -n 2 -m "(slow or realstack) and not e2e and not faults and not likeness and not conformance"
 
 test-e2e: deps
 	$(VENV)/bin/pytest -n 2 -m e2e
