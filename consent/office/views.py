@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -75,7 +75,10 @@ def dashboard(request):
 
 @office_view()
 def request_list(request, membership):
-    form = RequestFilterForm(request.GET)
+    data = lists.filter_data(request, RequestFilterForm)
+    if isinstance(data, HttpResponseRedirect):
+        return data
+    form = RequestFilterForm(data)
     filters = _filters(form)
     query = filters.pop("q")
     requests = selectors.requests_for_operator(organization=membership.organization, **filters)
@@ -221,7 +224,10 @@ def request_cancel(request, membership, pk):
 
 @office_view()
 def consent_list(request, membership):
-    form = ConsentFilterForm(request.GET)
+    data = lists.filter_data(request, ConsentFilterForm)
+    if isinstance(data, HttpResponseRedirect):
+        return data
+    form = ConsentFilterForm(data)
     filters = _filters(form)
     query = filters.pop("q")
     consents = selectors.consents_for_operator(organization=membership.organization, **filters)
