@@ -10,10 +10,9 @@ import logging
 import time
 from datetime import timedelta
 
+from celery import current_app as app
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-
-from config.celery import app
 
 logger = logging.getLogger(__name__)
 
