@@ -77,6 +77,31 @@ def filter_data(request, form_class) -> QueryDict | HttpResponseRedirect:
     return data
 
 
+def searchable_list(request, membership, *, form_class, rows, list_name: str, header, row, template: str):
+    """A list page with a person search and other filters, or its CSV export (`?format=csv`).
+
+    `rows(q, **filters)` gives the organisation's rows for the search `q` and the form's other filters.
+    """
+    data = filter_data(request, form_class)
+    if isinstance(data, HttpResponseRedirect):
+        return data
+    form = form_class(data)
+    filters = _filters(form)
+    query = filters.pop("q")
+    queryset = rows(query, **filters)
+    if wants_csv(request):
+        return csv_response(
+            request,
+            membership,
+            list_name=list_name,
+            filters={**filters, "q": query},
+            header=header(),
+            queryset=queryset,
+            row=row,
+        )
+    return render_office(request, template, membership, {"form": form, "page": _page(request, queryset)})
+
+
 def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
