@@ -141,6 +141,20 @@ class AuditTree(models.Model):
         return f"audit tree of {self.size} leaves"
 
 
+class AuditGap(models.Model):
+    """Event numbers [first, last] the integrator passed without finding an event: a writer's transaction may
+    still commit them (a late event) or never will (rolled back). The integrator looks for events in these
+    ranges on each run until `noticed` is older than its late window, instead of scanning every recent event.
+    """
+
+    first = models.BigIntegerField(primary_key=True)
+    last = models.BigIntegerField()
+    noticed = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"events #{self.first}..#{self.last} not seen yet"
+
+
 class AuditCheckpoint(models.Model):
     """A signed tree head: a C2SP tlog-checkpoint (origin, size, root hash) in a C2SP signed note.
 

@@ -18,7 +18,16 @@ from django.utils.translation import gettext_lazy as _
 
 from audit import keys, merkle, note
 from audit.canonical import canonical_json
-from audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditTree, leaf_body, node_key
+from audit.models import (
+    AuditCheckpoint,
+    AuditEvent,
+    AuditGap,
+    AuditLeaf,
+    AuditNode,
+    AuditTree,
+    leaf_body,
+    node_key,
+)
 from errors import ApplicationError
 
 GENESIS = "0" * 64
@@ -163,44 +172,84 @@ def tree_root(size: int) -> bytes:
     return merkle.Frontier(size, [hashes[n] for n in edge]).root()
 
 
-def _integrate_batch() -> int:
+EVENT_COLUMNS = (
+    "seq", "time", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id", "data",
+    "organization_id",
+)  # fmt: skip
+
+
+def _late_events(tree: AuditTree, now: datetime) -> list[tuple]:
+    """Events committed after the integrator passed their number: looked for only in the recorded gaps."""
+    AuditGap.objects.filter(noticed__lt=now - LATE_WINDOW).delete()
+    gaps = list(AuditGap.objects.values_list("first", "last"))
+    if not gaps:
+        return []
+    in_gaps = Q()
+    for first, last in gaps:
+        in_gaps |= Q(seq__range=(first, last))
+    integrated = AuditLeaf.objects.filter(seq=OuterRef("seq"))
+    return list(
+        AuditEvent.objects.filter(in_gaps, seq__lte=tree.last_seq)
+        .exclude(Exists(integrated))
+        .order_by("seq")
+        .values_list(*EVENT_COLUMNS)
+    )
+
+
+def _gaps(after: int, seqs: list[int], now: datetime) -> list[tuple]:
+    """(first, last, noticed) for every run of numbers missing between `after` and the seqs just integrated."""
+    gaps, previous = [], after
+    for seq in seqs:
+        if seq > previous + 1:
+            gaps.append((previous + 1, seq - 1, now))
+        previous = seq
+    return gaps
+
+
+def _integrate_batch(batch: int = BATCH, *, late: bool = False) -> int:
     with transaction.atomic():
         tree = _lock_tree()
-        integrated = AuditLeaf.objects.filter(seq=OuterRef("seq"))
-        late = Q(seq__lte=tree.last_seq, time__gte=timezone.now() - LATE_WINDOW) & ~Exists(integrated)
-        pending = list(
-            AuditEvent.objects.filter(Q(seq__gt=tree.last_seq) | late)
+        now = timezone.now()
+        pending = _late_events(tree, now) if late else []
+        pending += (
+            AuditEvent.objects.filter(seq__gt=tree.last_seq)
             .order_by("seq")
-            .values_list(
-                "seq", "time", "actor_type", "actor_id", "actor_label", "action",
-                "target_type", "target_id", "data", "organization_id",
-            )[:BATCH]
-        )  # fmt: skip
+            .values_list(*EVENT_COLUMNS)[: max(0, batch - len(pending))]
+        )
         if not pending:
             return 0
         edge = merkle.frontier_nodes(tree.size)
         stored = node_hashes(edge) if edge else {}
         frontier = merkle.Frontier(tree.size, [stored[n] for n in edge])
         leaves, nodes = [], []
+        sha256 = hashlib.sha256
         for row in pending:
             leaves.append((frontier.size, row[0]))
-            for (level, index), value in frontier.append(merkle.leaf_hash(leaf_body(*row))):
+            for (level, index), value in frontier.append(sha256(b"\x00" + leaf_body(*row)).digest()):
                 nodes.append((node_key(level, index), value))
         _insert_rows(AuditLeaf, ["index", "seq"], leaves)
         _insert_rows(AuditNode, ["key", "hash"], nodes)
+        new = [row[0] for row in pending if row[0] > tree.last_seq]
+        if new:
+            _insert_rows(AuditGap, ["first", "last", "noticed"], _gaps(tree.last_seq, new, now))
         tree.size = frontier.size
         tree.last_seq = max(tree.last_seq, pending[-1][0])
         tree.save(update_fields=["size", "last_seq"])
         return len(pending)
 
 
-def tree_integrate() -> int:
-    """Fold every committed event not yet in the tree into it, in seq order; returns how many."""
+def tree_integrate(*, limit: int | None = None) -> int:
+    """Fold every committed event not yet in the tree into it (at most `limit`), in seq order; returns how many.
+
+    Events are taken in seq order after the highest one integrated; an event whose transaction committed
+    after the integrator passed its number (a gap) is folded in when it appears, within LATE_WINDOW.
+    """
     total = 0
     while True:
-        done = _integrate_batch()
+        batch = BATCH if limit is None else min(BATCH, limit - total)
+        done = _integrate_batch(batch, late=total == 0) if batch > 0 else 0
         total += done
-        if done < BATCH:
+        if done < batch or batch == 0:
             return total
 
 

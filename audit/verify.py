@@ -137,10 +137,7 @@ def _leaf_rows():
             while len(rows) < CHUNK and (more := cursor.fetchmany(CHUNK - len(rows))):
                 rows += more  # every chunk but the last is whole, so chunks stay aligned subtrees
             if convert:
-                rows = [
-                    (*row[:3], _time(row[3]), *row[4:10], _data(row[10]), row[11]) if row[2] is not None else row
-                    for row in rows
-                ]
+                rows = [(*row[:3], _time(row[3]), *row[4:]) if row[2] is not None else row for row in rows]
             yield rows
 
 
@@ -177,10 +174,6 @@ def _time(value):
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _data(value):
-    return json.loads(value) if isinstance(value, str) else value
 
 
 class _Tree:
@@ -235,6 +228,7 @@ def _chunk_verify(recomputed: _Tree, rows, horizon: int, sizes: list[int], by_si
     stored_leaves = dict(stored[0])
     leaves = []
     sha256 = hashlib.sha256
+    loads = json.loads
     for position, (index, leaf_seq, seq, *event) in enumerate(rows, start=start):
         if index != position:
             where = f"leaf {index} (event seq {leaf_seq})"
@@ -248,6 +242,9 @@ def _chunk_verify(recomputed: _Tree, rows, horizon: int, sizes: list[int], by_si
                 return Result(False, position, where, "event deleted", f"event seq {leaf_seq}", "nothing")
             leaves.append(bytes(value))
         else:
+            # A raw cursor hands JSON columns back as text (Django parses them only for models).
+            data = event[7]
+            event[7] = loads(data) if type(data) is str else data
             leaves.append(sha256(b"\x00" + leaf_body(seq, *event)).digest())
     stored_level = [bytes(value) for _key, value in stored[0]]
     if stored_level != leaves:

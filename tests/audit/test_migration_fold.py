@@ -16,7 +16,7 @@ from tests.conftest import migrate
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("latest_schema_afterwards")]
 
 CHAIN = [("audit", "0003_checkpoint_chain_and_organization")]
-TREE = [("audit", "0004_transparency_log")]
+TREE = [("audit", "0005_integration_gaps")]
 fold = importlib.import_module("audit.migrations.0004_transparency_log")
 
 
