@@ -196,12 +196,12 @@ def _late_events(tree: AuditTree, now: datetime) -> list[tuple]:
     )
 
 
-def _gaps(after: int, seqs: list[int], now: datetime) -> list[tuple]:
-    """(first, last, noticed) for every run of numbers missing between `after` and the seqs just integrated."""
+def _gaps(after: int, seqs: list[int], now: datetime) -> list[AuditGap]:
+    """Every run of numbers missing between `after` and the seqs just integrated."""
     gaps, previous = [], after
     for seq in seqs:
         if seq > previous + 1:
-            gaps.append((previous + 1, seq - 1, now))
+            gaps.append(AuditGap(first=previous + 1, last=seq - 1, noticed=now))
         previous = seq
     return gaps
 
@@ -231,7 +231,8 @@ def _integrate_batch(batch: int = BATCH, *, late: bool = False) -> int:
         _insert_rows(AuditNode, ["key", "hash"], nodes)
         new = [row[0] for row in pending if row[0] > tree.last_seq]
         if new:
-            _insert_rows(AuditGap, ["first", "last", "noticed"], _gaps(tree.last_seq, new, now))
+            # Few rows; a gap already recorded (only after the tree was reset by hand) is kept as it was.
+            AuditGap.objects.bulk_create(_gaps(tree.last_seq, new, now), ignore_conflicts=True)
         tree.size = frontier.size
         tree.last_seq = max(tree.last_seq, pending[-1][0])
         tree.save(update_fields=["size", "last_seq"])
