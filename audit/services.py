@@ -89,7 +89,8 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None, o
     without it the target's organisation is used when it has one.
     """
     data = data or {}
-    canonical_json(data)  # refuse a float or a non-string key now, not when the integrator hashes it
+    # Refuse a float or a non-string key now, not when the integrator hashes it; the text is what is stored.
+    data_json = canonical_json(data).decode()
     actor_type, actor_id, actor_label = _describe(actor)
     target_type, target_id, _ = _describe(target) if target is not None else ("", "", "")
     # No savepoint of its own: a failed insert fails the caller's transaction anyway, and a savepoint
@@ -107,24 +108,29 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None, o
         organization_id=_organization_id(organization, target, data),
     )
     if connection.vendor == "postgresql":
-        _insert_with_sequence(event)
+        _insert_with_sequence(event, data_json)
     else:
         event.seq = _next_seq()
         event.save(force_insert=True)
     return event
 
 
-def _insert_with_sequence(event: AuditEvent) -> None:
-    """One round trip: the row takes its seq from the sequence in the INSERT itself."""
-    fields = [f for f in AuditEvent._meta.concrete_fields if f.attname not in ("id", "seq")]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {AuditEvent._meta.db_table} (seq, {columns}) "  # noqa: S608
-        f"VALUES (nextval('{SEQUENCE}'), {', '.join(['%s'] * len(fields))}) RETURNING id, seq"
-    )
+_INSERT_SQL = (
+    'INSERT INTO audit_auditevent (seq, "time", actor_type, actor_id, actor_label, "action", target_type, target_id, '
+    "data, organization_id) VALUES (nextval('audit_event_seq'), %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s) "
+    "RETURNING id, seq"
+)
+
+
+def _insert_with_sequence(event: AuditEvent, data_json: str) -> None:
+    """One round trip: the row takes its seq from the sequence in the INSERT itself. The SQL is built once and
+    the data goes as the canonical text already made, not through the model's field preparation again."""
+    values = [
+        event.time, event.actor_type, event.actor_id, event.actor_label, event.action, event.target_type,
+        event.target_id, data_json, event.organization_id,
+    ]  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(_INSERT_SQL, values)
         event.id, event.seq = cursor.fetchone()
     event._state.adding, event._state.db = False, connection.alias
 
