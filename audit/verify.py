@@ -15,6 +15,8 @@ kept outside (`trusted`, from a witness or a record) catches that, as in Certifi
 import bisect
 import hashlib
 import json
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -141,6 +143,56 @@ def _leaf_rows():
             yield rows
 
 
+def _chunks():
+    """(leaf rows, stored subtree hashes over them) for each chunk, in leaf order."""
+    start = 0
+    for rows in _leaf_rows():
+        yield rows, _stored_nodes(start, len(rows), range(CHUNK_LEVEL + 1))
+        start += len(rows)
+
+
+def _read_ahead(snapshot: str):
+    """`_chunks()` read by a thread on a connection of its own, in the verifier's snapshot (PostgreSQL's
+    exported snapshots, as pg_dump's parallel workers use): the database reads the next chunk while this
+    thread hashes the current one."""
+    found: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                found.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+                for item in _chunks():
+                    if not put(item):
+                        return
+            put(None)
+        except Exception as exc:  # handed to the verifier, which raises it
+            put(exc)
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=read, name="audit-verify-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := found.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 def _stored_nodes(start: int, count: int, levels: range) -> dict[int, list[tuple[int, bytes]]]:
     """The stored (key, hash) of the perfect subtrees at `levels` over leaves [start, start + count), by level."""
     ranges, params = [], []
@@ -220,11 +272,10 @@ class _Tree:
         return merkle.Frontier(size, edge).root()
 
 
-def _chunk_verify(recomputed: _Tree, rows, horizon: int, sizes: list[int], by_size) -> Result | None:
+def _chunk_verify(recomputed: _Tree, rows, stored, horizon: int, sizes: list[int], by_size) -> Result | None:
     """Check one chunk of leaves: numbering, event bodies against leaf hashes, the signed roots of the
     checkpoints that end in it, then every stored subtree hash inside it. Failures name the first leaf."""
     start = recomputed.size
-    stored = _stored_nodes(start, len(rows), range(CHUNK_LEVEL + 1))
     stored_leaves = dict(stored[0])
     leaves = []
     sha256 = hashlib.sha256
@@ -281,13 +332,21 @@ def _upper_verify(recomputed: _Tree) -> Result | None:
 def log_verify(progress: Callable[[int, int], None] | None = None, trusted: note.Checkpoint | None = None) -> Result:
     outermost = not connection.in_atomic_block
     with transaction.atomic():
+        chunks = None
         if outermost and connection.vendor == "postgresql":  # one snapshot for the whole walk
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return _verify(progress, trusted)
+                cursor.execute("SELECT pg_export_snapshot()")
+                chunks = _read_ahead(cursor.fetchone()[0])
+        # Inside a caller's transaction another connection could not see its writes: read in this thread.
+        try:
+            return _verify(progress, trusted, chunks or _chunks())
+        finally:
+            if chunks is not None:
+                chunks.close()  # stops the reader at once when a failure ends the walk early
 
 
-def _verify(progress, trusted) -> Result:
+def _verify(progress, trusted, chunks) -> Result:
     checkpoints = list(AuditCheckpoint.objects.order_by("number"))
     failure = _checkpoints_verify(checkpoints)
     if failure is None and trusted is not None:
@@ -300,8 +359,8 @@ def _verify(progress, trusted) -> Result:
     tree = AuditTree.objects.filter(id=1).first()
     total = tree.size if tree else 0
     recomputed = _Tree()
-    for rows in _leaf_rows():
-        if failure := _chunk_verify(recomputed, rows, horizon, sizes, by_size):
+    for rows, stored in chunks:
+        if failure := _chunk_verify(recomputed, rows, stored, horizon, sizes, by_size):
             return failure
         if progress:
             progress(recomputed.size, total)

@@ -353,6 +353,7 @@ def reference_verify(limit: int) -> int:
         cursor.execute(sql, [limit])
         while rows := cursor.fetchmany(5000):
             for _index, stored, seq, moment, at, aid, al, act, tt, tid, data, org in rows:
+                data = json.loads(data)  # a raw cursor hands JSON columns back as text
                 body = canonical_json_checked({"seq": seq, "time": moment.isoformat(), "actor_type": at,
                     "actor_id": aid, "actor_label": al, "action": act, "target_type": tt, "target_id": tid,
                     "data": data, "organization_id": org})  # fmt: skip

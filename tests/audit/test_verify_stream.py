@@ -182,3 +182,16 @@ def test_a_gap_is_forgotten_after_the_late_window_and_its_event_is_then_an_audit
     assert code == 1
     assert f"event seq {late.seq}" in output and "not in the tree" in output
     assert AuditTree.objects.get().size == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_verifier_reads_ahead_in_its_own_snapshot_and_still_catches_an_edit():
+    # On PostgreSQL the command's verifier reads chunks on a second connection in the same snapshot.
+    events = record(5)
+    tree_integrate()
+    checkpoint_create()
+    assert verify.log_verify().checked == 5
+    tamper("UPDATE audit_auditevent SET action = 'forged' WHERE seq = %s", [events[3].seq])
+    result = verify.log_verify()
+    assert not result.ok
+    assert result.where.startswith("leaf 3 ") and result.problem == "content does not match its leaf hash"
