@@ -143,8 +143,11 @@ def django_setup(url: str) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
+    # DJANGO_DEBUG spares the run production's secrets; its query log is not production's path: off.
+    settings.DEBUG = False
     call_command("migrate", verbosity=0)
 
 

@@ -195,3 +195,25 @@ def test_outside_a_transaction_the_verifier_reads_ahead_in_its_own_snapshot_and_
     result = verify.log_verify()
     assert not result.ok
     assert result.where.startswith("leaf 3 ") and result.problem == "content does not match its leaf hash"
+
+
+@pytest.mark.django_db
+def test_late_events_in_many_gaps_are_all_folded_in_seq_order(monkeypatch):
+    monkeypatch.setattr("audit.services.GAPS_PER_QUERY", 2)  # three gaps: two queries
+    events = record(7)
+    late = [AuditEvent.objects.get(seq=events[i].seq) for i in (1, 3, 5)]
+    for event in late:
+        tamper("DELETE FROM audit_auditevent WHERE seq = %s", [event.seq])  # still in their transactions
+    assert tree_integrate() == 4
+    for event in reversed(late):  # they commit, in any order
+        tamper(
+            "INSERT INTO audit_auditevent (seq, time, actor_type, actor_id, actor_label, action, target_type,"
+            " target_id, data, organization_id) VALUES (%s, %s, 'system', '', 'alice', 'thing.create', '', '',"
+            " '{}', NULL)",
+            [event.seq, event.time],
+        )
+    assert tree_integrate() == 3
+    assert list(AuditLeaf.objects.filter(index__gte=4).order_by("index").values_list("seq", flat=True)) == [
+        event.seq for event in late
+    ]
+    assert run_verify()[0] == 0
