@@ -3,7 +3,9 @@ checkpoints, purge old event bodies.
 
 An append takes its `seq` from a database sequence and inserts one row: writers never wait on each
 other. The integrator (a beat task every 30 s, and on demand before a proof is needed) is the only
-writer of the tree; it locks the `AuditTree` row, never an appender's.
+writer of the tree; it locks the `AuditTree` row, never an appender's. It takes events in seq order after
+the highest one integrated and records the numbers it passed without an event (`AuditGap`): a transaction
+that commits late is found there, within LATE_WINDOW, without rescanning recent events.
 """
 
 import base64

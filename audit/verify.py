@@ -10,6 +10,11 @@ What is checked, in one pass over the leaves in order:
 - every event older than the integrator's late window is in the tree.
 A rewind that also deletes the newest checkpoints leaves a shorter but consistent log: only a checkpoint
 kept outside (`trusted`, from a witness or a record) catches that, as in Certificate Transparency.
+
+The walk goes a chunk of CHUNK leaves at a time, each chunk a perfect subtree: its leaf hashes, then its
+levels built whole, compared with the stored hashes of the chunk's range in one query per chunk; above
+the chunks only 2n / CHUNK subtrees remain. On PostgreSQL a second connection in the same exported
+snapshot reads the next chunk while this one hashes. Memory stays at one chunk, whatever the log's size.
 """
 
 import bisect
