@@ -34,8 +34,8 @@ from errors import ApplicationError
 
 GENESIS = "0" * 64
 SEQUENCE = "audit_event_seq"
-# An event whose transaction commits this long after it was written is still folded in; the integrator
-# looks back this far for events with a seq below the highest one it has integrated.
+# An event whose transaction commits this long after the integrator passed its seq is still folded in: the
+# integrator keeps the gaps it passed this long (`AuditGap`) and looks for events in them on each run.
 LATE_WINDOW = timedelta(hours=1)
 BATCH = 20_000
 GAPS_PER_QUERY = 200
