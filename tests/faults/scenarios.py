@@ -128,8 +128,9 @@ def webhook_outage_day(*, control_url: str, queue: str, revokes: dict, modes: di
     Simulated time jumps from one due attempt to the next: beat's sweep runs with `now=` at each, the worker
     makes the attempts it queues at that time, and the next step waits until every event due then has been
     tried (or is held back behind an earlier event of its consent) and every claimed attempt is recorded.
-    `revokes` maps a consent id to the second (from the start) at which its person withdraws it; `modes` maps a second to the receiver's mode from then on. Returns, per event
-    id, the seconds at which each attempt was made.
+    `revokes` maps a consent id to the second (from the start) at which its person withdraws it; `modes`
+    maps a second to the receiver's mode from then on. Returns, per event id, the seconds at which each
+    attempt was made.
     """
     import time
     import urllib.request
