@@ -82,11 +82,11 @@ def test_a_worker_killed_mid_sms_send_texts_each_notification_once_and_records_i
     assert snippet(stack, db_name, sweep_later, **gateway.settings()) == 0  # nothing left to send
     time.sleep(1)
 
-    keys = [message["idempotency_key"] for message in gateway.requests]
-    assert sorted(set(keys)) == sorted(f"consent-notification-{n}" for n in notifications)
-    assert keys.count(interrupted["idempotency_key"]) == 2  # at least once to the gateway: the retry carries the key
     assert len(gateway.texted) == 3  # exactly one SMS per notification reached a phone
     assert len({message["to"] for message in gateway.texted}) == 3
+    keys = [message.get("idempotency_key") for message in gateway.requests]
+    assert sorted(set(keys)) == sorted(f"consent-notification-{n}" for n in notifications)
+    assert keys.count(interrupted["idempotency_key"]) == 2  # at least once to the gateway: the retry carries the key
     assert gateway.bad_signatures == 0
     # Exactly once in our records: one successful attempt, one audit event per notification, and the retry
     # recorded the gateway's id of the message that went out before the kill.
