@@ -137,8 +137,14 @@ def _attempt_claim(event_id: int, now: datetime | None = None) -> tuple[WebhookE
             return None  # delivered, given up, no endpoint, or locked by another worker: nothing to do
         if event.next_attempt_at is not None and event.next_attempt_at > now:
             return None  # not due, or already claimed by another worker
-        if _same_consent_pending(event).filter(pk__lt=event.pk).exists():
-            return None  # an earlier event of this consent goes first; its delivery sends this one on
+        earlier = _same_consent_pending(event).filter(pk__lt=event.pk).order_by("-next_attempt_at").first()
+        if earlier is not None:
+            # An earlier event of this consent goes first, and settling it sends this one on at once. Until
+            # then this one is not due: the sweep does not queue it every minute, nor let it crowd others out.
+            ahead = earlier.next_attempt_at
+            event.next_attempt_at = ahead if ahead is not None and ahead > now else now + FIRST_RETRY_DELAY
+            event.save(update_fields=["next_attempt_at"])
+            return None
         endpoint = WebhookEndpoint.objects.filter(organization_id=event.organization_id).first()
         if endpoint is None:
             event.state = WebhookEvent.State.NO_ENDPOINT
