@@ -272,7 +272,7 @@ def _key_and_endpoint_flows(operator, organization):
 
 def _webhook_failure_flows(operator, organization):
     event = WebhookEvent.objects.filter(organization=organization, state=WebhookEvent.State.PENDING).first()
-    with time_machine.travel(timezone.now() + timedelta(days=2)):
+    with time_machine.travel(timezone.now() + timedelta(days=4)):
         webhooks.event_deliver(event_id=event.pk)  # refused connection after the retry window: webhook.failed
     services.webhook_event_resend(actor=operator, organization=organization, event_id=event.pk)
     services.webhook_endpoint_delete(actor=operator, organization=organization)
