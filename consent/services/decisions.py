@@ -70,9 +70,17 @@ def _request_open(*, person: Person, code: str) -> tuple[ConsentRequest, bool]:
 
 def _lock_pending_item(*, person: Person, item_id: int) -> RequestItem:
     # Lock order is request, then item, as in expiry and cancellation: the opposite order deadlocks.
-    request_id = RequestItem.objects.values_list("request_id", flat=True).get(pk=item_id, request__person=person)
-    request = ConsentRequest.objects.select_for_update().get(pk=request_id)
-    item = RequestItem.objects.select_for_update(of=("self",)).select_related("request__organization").get(pk=item_id)
+    # The request is found through the item and locked in one statement; the item is then read locked.
+    try:
+        request = (
+            ConsentRequest.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .get(items=item_id, person=person)
+        )
+    except ConsentRequest.DoesNotExist:
+        raise RequestItem.DoesNotExist() from None  # another person's item is as missing as a missing one
+    item = RequestItem.objects.select_for_update().get(pk=item_id)
+    item.request = request
     if item.state != RequestItem.State.PENDING:
         raise NotPending(state=item.get_state_display())
     if request.state == ConsentRequest.State.EXPIRED or request.expires_at <= timezone.now():
