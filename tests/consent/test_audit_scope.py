@@ -51,6 +51,7 @@ ORGANIZATION_ACTIONS = {
     "operator.login_failed",
     "operator.otp_failed",
     "operator.password_ok",
+    "operator.password_reset_request",
     "operator.password_set",
     "operator.totp_enrolled",
     "operator.totp_reenrolled",
