@@ -248,9 +248,10 @@ def consents_expire(*, now: datetime | None = None) -> tuple[int, int]:
     """Expire consents past their validity and pending requests past their expiry. Idempotent."""
     now = now or timezone.now()
     consents = requests = 0
-    for consent_id in Consent.objects.filter(state=Consent.State.ACTIVE, valid_until__lt=now).values_list(
-        "pk", flat=True
-    ):
+    # In id order, one short transaction each: a sweep cut off half-way leaves a prefix done, and the next
+    # run (beat, or the same task redelivered) carries on from there without touching what is done.
+    due = Consent.objects.filter(state=Consent.State.ACTIVE, valid_until__lt=now).order_by("pk")
+    for consent_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             consent = Consent.objects.select_for_update().get(pk=consent_id)
             if consent.state != Consent.State.ACTIVE or consent.valid_until >= now:
@@ -265,7 +266,7 @@ def consents_expire(*, now: datetime | None = None) -> tuple[int, int]:
             )
             consents += 1
     pending = ConsentRequest.objects.filter(state=ConsentRequest.State.PENDING, expires_at__lte=now)
-    for request_id in pending.values_list("pk", flat=True):
+    for request_id in pending.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
             request = ConsentRequest.objects.select_for_update().get(pk=request_id)
             if request.state != ConsentRequest.State.PENDING or request.expires_at > now:
