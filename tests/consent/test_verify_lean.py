@@ -87,9 +87,11 @@ CASES = {
     "malformed": (lambda c, o: "a.b.c", "face_swap", ""),
     "bad signature": (lambda c, o: c.token.value[:-4] + "AAAA", "face_swap", ""),
     "unknown kid": (
-        lambda c, o: b64(json.dumps({"alg": "EdDSA", "typ": "consent+jwt", "kid": "x"}).encode())
-        + "."
-        + c.token.value.split(".", 1)[1],
+        lambda c, o: (
+            b64(json.dumps({"alg": "EdDSA", "typ": "consent+jwt", "kid": "x"}).encode())
+            + "."
+            + c.token.value.split(".", 1)[1]
+        ),
         "face_swap",
         "",
     ),
@@ -233,7 +235,7 @@ def test_the_one_read_finds_no_consent_of_another_organisation(consent, other_or
 
 def test_a_token_for_another_organisation_naming_this_consent_finds_nothing(consent, other_organization):
     _key, value = key_for(other_organization)
-    response, statements = post(
+    response, _statements = post(
         client_for(value),
         {"token": forged_other_audience(consent, other_organization), "modality": "face", "operation": "face_swap"},
     )
