@@ -302,3 +302,16 @@ def test_a_database_failure_on_the_lean_path_is_the_apis_503_in_the_callers_lang
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
     assert response.json()["message"] == "服务暂时不可用；请几秒后重试。"
+
+
+def test_a_host_not_allowed_is_refused_before_anything_is_logged(organization, consent):
+    _key, value = key_for(organization)
+    response = Client(raise_request_exception=False).post(
+        "/api/v1/tokens/verify",
+        {"token": consent.token.value, "modality": "face", "operation": "face_swap"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {value}",
+        HTTP_HOST="attacker.example",
+    )
+    assert response.status_code == 400
+    assert not Presentation.objects.exists()
