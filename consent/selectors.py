@@ -11,6 +11,7 @@ from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Length
 from django.http import Http404
 
+from consent.hotsql import hot_cursor
 from consent.models import (
     ApiKey,
     Consent,
@@ -314,7 +315,17 @@ class VerifyCaller:
     organization_id: int
     organization_public_id: str
     require_media_binding: bool
-    consent: Consent | None  # the consent asked for, only if it belongs to the key's organisation
+    consent: "ConsentState | None"  # the consent asked for, only if it belongs to the key's organisation
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """What token_verify reads of a consent, read live (no model instance on the hot path)."""
+
+    pk: int
+    state: str
+    modality: str
+    operations: list[str]
 
 
 @functools.cache
@@ -348,7 +359,7 @@ def verify_caller_get(*, prefix: str, consent_id: int | None, now: datetime) -> 
     touch_before = connection.ops.adapt_datetimefield_value(now - timedelta(minutes=1))
     # An id beyond bigint cannot name a row, and must not reach the database as an out-of-range parameter.
     probe = consent_id if consent_id is not None and 0 < consent_id < 2**63 else None
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_verify_caller_sql(), [touch_before, probe, prefix])
         row = cursor.fetchone()
     if row is None:
@@ -356,7 +367,7 @@ def verify_caller_get(*, prefix: str, consent_id: int | None, now: datetime) -> 
     key_id, secret_hash, scopes, revoked, touch_due, org_id, public_id, binding, cid, state, modality, ops = row
     consent = None
     if cid is not None:
-        consent = Consent(id=cid, organization_id=org_id, state=state, modality=modality, operations=_json(ops))
+        consent = ConsentState(pk=cid, state=state, modality=modality, operations=_json(ops))
     return VerifyCaller(
         key_id=key_id,
         secret_hash=secret_hash,

@@ -5,6 +5,7 @@ import functools
 from django.db import connection
 from django.utils import timezone
 
+from consent.hotsql import hot_cursor
 from consent.models import ApiKey, Consent, Presentation
 
 __all__ = ["presentation_log", "presentation_record"]
@@ -84,6 +85,6 @@ def presentation_log(
         ops.adapt_ipaddressfield_value(client_ip),
         ops.adapt_datetimefield_value(timezone.now()),
     ]
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_insert_sql(), values)
         return cursor.fetchone()[0]
