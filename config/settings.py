@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.DatabaseUnavailableMiddleware",
+    # The verify hot path answers here, before the middleware below that an API call has no use for.
+    "config.middleware.TokenVerifyShortcutMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -69,8 +71,6 @@ MIDDLEWARE = [
     # Before the body limit, so that its refusal speaks the same language; neither reads the body.
     "config.middleware.LanguageMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",
-    # The verify hot path answers here, before the middleware below that an API call has no use for.
-    "consent.api.verify.TokenVerifyShortcutMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -14,7 +14,7 @@ from django.db import connection
 def hot_cursor():
     if connection.vendor != "postgresql":
         return connection.cursor()
-    import psycopg
+    import psycopg  # here, not above: SQLite deployments need not have it installed
 
     connection.close_if_health_check_failed()
     connection.ensure_connection()

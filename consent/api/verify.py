@@ -161,22 +161,3 @@ def token_verify_lean(request) -> HttpResponse | None:
     if outcome.audience_matches and outcome.reason:
         body["reason"] = outcome.reason
     return _json_response(body)
-
-
-class TokenVerifyShortcutMiddleware:
-    """Serve `POST /api/v1/tokens/verify` by token_verify_lean, before the middleware an API call has no use
-    for (sessions' users, CSRF, OTP, messages, CSP); whatever it declines goes on through the stack.
-
-    Placed after the middleware every request needs: the database-unavailable 503, security headers,
-    the language of the answer and the body size limit.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        if request.method == "POST" and request.path_info == PATH:
-            response = token_verify_lean(request)
-            if response is not None:
-                return response
-        return self.get_response(request)

@@ -119,8 +119,10 @@ def test_the_lean_path_answers_and_logs_exactly_as_the_framework_view(case, orga
         assert lean_body.pop("presentation_id") + 1 == framework_body.pop("presentation_id")
     assert lean_body == framework_body
     assert lean["Content-Type"] == framework["Content-Type"] == "application/json"
-    for header in ("X-Frame-Options", "X-Content-Type-Options", "Allow", "Content-Language"):
+    for header in ("X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy"):
         assert lean[header] == framework[header], header
+    assert lean["Allow"] == framework["Allow"] and lean["Content-Language"] == framework["Content-Language"] == "en"
+    assert "Accept-Language" in lean["Vary"]
     first, second = Presentation.objects.order_by("-id")[:2][::-1]
     assert row(first) == row(second)
 
@@ -315,3 +317,34 @@ def test_a_host_not_allowed_is_refused_before_anything_is_logged(organization, c
     )
     assert response.status_code == 400
     assert not Presentation.objects.exists()
+
+
+def test_an_https_redirect_due_is_left_to_the_security_middleware(settings, organization, consent):
+    settings.SECURE_SSL_REDIRECT = True
+    _key, value = key_for(organization)
+    response, _statements = post(
+        client_for(value), {"token": consent.token.value, "modality": "face", "operation": "face_swap"}
+    )
+    assert response.status_code == 301 and response["Location"].startswith("https://")
+    assert not Presentation.objects.exists()
+
+
+def test_a_body_over_the_limit_is_refused_unread(settings, organization, consent):
+    settings.REQUEST_BODY_MAX_BYTES = 100
+    _key, value = key_for(organization)
+    response, _statements = post(
+        client_for(value), {"token": consent.token.value, "modality": "face", "operation": "face_swap"}
+    )
+    assert response.status_code == 413 and response.json()["code"] == "request_too_large"
+    assert not Presentation.objects.exists()
+
+
+def test_the_answer_names_the_language_asked_for(organization, consent):
+    _key, value = key_for(organization)
+    response, statements = post(
+        client_for(value),
+        {"token": consent.token.value, "modality": "face", "operation": "face_swap"},
+        HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9",
+    )
+    assert response.json()["active"] is True and statements[0].startswith("SELECT k.id")
+    assert response["Content-Language"] == "zh-hans"
