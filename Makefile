@@ -19,10 +19,13 @@ BENCH_PACKAGES := postgresql redis-server wrk
 
 .PHONY: run test test-e2e test-likeness test-faults test-conformance bench deps system-deps fault-deps clean likeness
 
+# The periodic jobs (expiry, sample erasure, audit checkpoints) run beside the server in `run_schedule`,
+# as beat would have them queued; stopping the server stops it. With a broker, run beat and a worker.
 run: deps
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py run_schedule & schedule=$$!; trap 'kill $$schedule 2>/dev/null' EXIT; \
+	    $(PY) manage.py runserver 127.0.0.1:8000
 
 test: deps
 	$(VENV)/bin/ruff check .

@@ -2,7 +2,7 @@
 
 Beside it, in the same run, `POST /api/v1/tokens/verify` (the call every registration follows) as the
 baseline. The file check reads a labelled 256x256 PNG (AIGC label, receipt, C2PA attempt, pHash) against
-a registry of N outputs with perceptual hashes (the similarity scan is linear). In-memory SQLite.
+a registry of N outputs with perceptual hashes (the similar search probes an index of hash quarters). In-memory SQLite.
 
     DJANGO_DEBUG=1 .venv/bin/python bench/provenance.py      # writes bench/results/provenance.txt
 """

@@ -272,7 +272,12 @@ AUDIT_LOG_ORIGIN = env.str("AUDIT_LOG_ORIGIN", default=f"{SITE_URL.split('://', 
 # when its output is registered, and how close two perceptual hashes (bits of 64) count as "similar".
 OUTPUT_PRESENTATION_MAX_AGE_MINUTES = env.int("OUTPUT_PRESENTATION_MAX_AGE_MINUTES", default=30)
 PROVENANCE_SIMILAR_MAX_DISTANCE = env.int("PROVENANCE_SIMILAR_MAX_DISTANCE", default=6)
+if not 0 <= PROVENANCE_SIMILAR_MAX_DISTANCE <= 7:
+    # The search finds candidates by quarters of the hash (consent.models.OutputHashBand): sound up to 7 bits.
+    raise ImproperlyConfigured("PROVENANCE_SIMILAR_MAX_DISTANCE must be between 0 and 7 (bits of 64).")
 PROVENANCE_CHECK_MAX_BYTES = env.int("PROVENANCE_CHECK_MAX_BYTES", default=20 * 1024 * 1024)
+# Checks one client address may run per period on the public check pages (signed PDF, generated file).
+PUBLIC_CHECK_RATE = env.str("PUBLIC_CHECK_RATE", default="30/min")
 
 # Platform Ed25519 key (PEM) signing audit checkpoints. Generated under var/ in development.
 PLATFORM_SIGNING_KEY = env.str("PLATFORM_SIGNING_KEY", default="", multiline=True)

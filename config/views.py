@@ -1,5 +1,7 @@
 """Process health, readiness and the start page."""
 
+import logging
+
 from django.conf import settings
 from django.db import connection
 from django.http import Http404, JsonResponse
@@ -10,6 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from kombu import Connection
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -25,12 +29,18 @@ def bench_bare(request):
     return JsonResponse({"status": "ok"})
 
 
+def _unavailable(check: str, exc: Exception) -> str:
+    """The kind of failure for the public answer; the message (hosts, ports, users) only in the server log."""
+    logger.warning("readiness check %s failed: %s: %s", check, type(exc).__name__, exc)
+    return f"{type(exc).__name__} (details in the server log)"
+
+
 def _database_ok() -> str | None:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception as exc:  # any failure means "not ready"; name it for the operator
-        return f"{type(exc).__name__}: {exc}"[:300]
+    except Exception as exc:  # any failure means "not ready"
+        return _unavailable("database", exc)
     return None
 
 
@@ -41,7 +51,7 @@ def _broker_ok() -> str | None:
         with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"[:300]
+        return _unavailable("broker", exc)
     return None
 
 

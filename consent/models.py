@@ -534,6 +534,47 @@ class Output(models.Model):
         return f"output {self.public_id} ({self.media_type})"
 
 
+class OutputHashBand(models.Model):
+    """One 16-bit quarter of an output's 64-bit perceptual hash, indexed: the "similar" search probes these.
+
+    Two hashes at most 7 bits apart differ in at most one bit in at least one of their four quarters (were
+    every quarter 2 or more bits apart, they would be 8 or more apart). So the outputs whose quarter at some
+    position equals the query's or is one bit from it are every candidate — 4 × 17 index probes, about one
+    registered output in a thousand at random — and the exact distance is computed on those alone
+    (multi-index hashing, Norouzi et al. 2012) instead of on every registered output.
+    """
+
+    BANDS = 4
+    BYTES = 2
+
+    output = models.ForeignKey(Output, on_delete=models.CASCADE, related_name="hash_bands")
+    band = models.PositiveSmallIntegerField()
+    value = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["band", "value"], name="output_hash_band_idx")]
+        constraints = [models.UniqueConstraint(fields=["output", "band"], name="output_hash_band_unique")]
+
+    def __str__(self):
+        return f"output #{self.output_id} quarter {self.band} = {self.value:04x}"
+
+    @classmethod
+    def of(cls, perceptual_hash: str) -> list[tuple[int, int]]:
+        """(quarter, 16-bit value) pairs of a 16-hex-digit hash; none for an empty or malformed one."""
+        try:
+            raw = bytes.fromhex(perceptual_hash)
+        except ValueError:
+            return []
+        if len(raw) != cls.BANDS * cls.BYTES:
+            return []
+        return [(band, int.from_bytes(raw[band * cls.BYTES : (band + 1) * cls.BYTES])) for band in range(cls.BANDS)]
+
+    @classmethod
+    def near(cls, value: int) -> list[int]:
+        """The quarter itself and the 16 values one bit from it."""
+        return [value, *(value ^ (1 << bit) for bit in range(cls.BYTES * 8))]
+
+
 class OutputDisplay(models.Model):
     """The person's choice to see the thumbnails services send with their outputs (off unless they opt in)."""
 

@@ -1,7 +1,7 @@
 """Platform staff's admin (behind django-otp's OTPAdminSite). Writes go through the services."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
@@ -10,6 +10,7 @@ from django.db import transaction
 import audit
 from identity import services
 from identity.admin_site import admin_site
+from identity.errors import LastOwner
 from identity.models import Membership, Organization, Person, User
 from identity.validators import normalize_phone, validate_uscc
 
@@ -55,8 +56,24 @@ class OrganizationAdmin(admin.ModelAdmin):
         return False  # consents and audit events refer to it
 
 
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "organization", "role"]
+
+    def clean_role(self):
+        role = self.cleaned_data["role"]
+        # self.instance still holds the stored role here: the form copies its values in after clean.
+        if self.instance.pk and role != Membership.Role.OWNER and services.membership_is_last_owner(self.instance):
+            raise ValidationError(LastOwner.message, code=LastOwner.code)
+        return role
+
+
 @admin.register(Membership, site=admin_site)
 class MembershipAdmin(admin.ModelAdmin):
+    """Staff manage any organisation's members, through the services that never leave one without an owner."""
+
+    form = MembershipForm
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
 
@@ -65,18 +82,29 @@ class MembershipAdmin(admin.ModelAdmin):
         # membership_set only knows the pair it is given, so only the role is editable.
         return ["user", "organization"] if obj else []
 
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and services.membership_is_last_owner(obj):
+            return False  # the page says why: no delete button, and the role cannot leave "owner"
+        return super().has_delete_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
-        membership = services.membership_set(
-            actor=request.user, user=obj.user, organization=obj.organization, role=obj.role
-        )
+        if change:
+            membership = services.staff_membership_role_set(actor=request.user, membership=obj, role=obj.role)
+        else:
+            membership = services.membership_set(
+                actor=request.user, user=obj.user, organization=obj.organization, role=obj.role
+            )
         obj.pk = membership.pk
 
     def delete_model(self, request, obj):
-        services.membership_remove(actor=request.user, membership=obj)
+        services.staff_membership_remove(actor=request.user, membership=obj)
 
     def delete_queryset(self, request, queryset):
         for membership in queryset:
-            services.membership_remove(actor=request.user, membership=membership)
+            try:
+                services.staff_membership_remove(actor=request.user, membership=membership)
+            except LastOwner:
+                self.message_user(request, f"{membership}: {LastOwner.message}", messages.ERROR)
 
 
 @admin.register(User, site=admin_site)

@@ -39,19 +39,27 @@ def _search_field():
     return forms.CharField(label=_("Person"), max_length=32, required=False, help_text=SEARCH_HELP)
 
 
-class RequestFilterForm(forms.Form):
+class PersonSearchForm(forms.Form):
+    """A list filter with fields that name a person: it is posted, and those fields never enter a URL
+    (see `lists.filter_data`)."""
+
+    personal_fields: tuple[str, ...] = ("q",)
+
+
+class RequestFilterForm(PersonSearchForm):
+    personal_fields = ("q", "phone")
     q = _search_field()
     state = forms.ChoiceField(label=_("State"), choices=_any(ConsentRequest.State.choices), required=False)
     phone = forms.CharField(label=_("Phone contains"), max_length=20, required=False)
     modality = forms.ChoiceField(label=_("Modality"), choices=_any(Modality.choices), required=False)
 
 
-class ConsentFilterForm(forms.Form):
+class ConsentFilterForm(PersonSearchForm):
     q = _search_field()
     state = forms.ChoiceField(label=_("State"), choices=_any(Consent.State.choices), required=False)
 
 
-class PresentationFilterForm(forms.Form):
+class PresentationFilterForm(PersonSearchForm):
     q = _search_field()
     consent = forms.IntegerField(label=_("Consent #"), min_value=1, required=False)
     api_key = forms.ModelChoiceField(

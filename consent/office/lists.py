@@ -5,10 +5,13 @@ trail before the first byte leaves, and written in words, as the pages are.
 """
 
 import csv
+import secrets
+from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -34,6 +37,69 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 PAGE_SIZE = 50
+
+
+# A search for a person (an ID number, a phone number) stays out of URLs, where browser history, proxies
+# and access logs would keep it: the filter form is posted, the personal values are kept in the session
+# under a random reference, and the list's URL carries only `search=<reference>` beside the other filters.
+SEARCH_REFERENCE = "search"
+_SEARCHES = "office_searches"
+_SEARCHES_KEPT = 20
+
+
+def filter_data(request, form_class) -> QueryDict | HttpResponseRedirect:
+    """The filter values of a list whose form has personal fields; a POST of that form is answered
+    with a redirect (303) to the list's URL without them."""
+    personal = form_class.personal_fields
+    saved = request.session.get(_SEARCHES, {})
+    if request.method == "POST":
+        public = {
+            name: value
+            for name, value in request.POST.items()
+            if name in form_class.base_fields and name not in personal and value
+        }
+        kept = {name: request.POST[name].strip() for name in personal if request.POST.get(name, "").strip()}
+        if kept:
+            reference = secrets.token_urlsafe(12)
+            saved[reference] = kept
+            request.session[_SEARCHES] = dict(list(saved.items())[-_SEARCHES_KEPT:])
+            public[SEARCH_REFERENCE] = reference
+        return HttpResponseRedirect(f"{request.path}?{urlencode(public)}" if public else request.path, status=303)
+    data = request.GET.copy()
+    for name in personal:
+        data.pop(name, None)  # only ever from the session: a link must not be able to carry one
+    reference = request.GET.get(SEARCH_REFERENCE, "")
+    if reference:
+        if reference in saved:
+            data.update(saved[reference])
+        else:
+            messages.warning(request, _("That search has expired. Enter the person again."))
+    return data
+
+
+def searchable_list(request, membership, *, form_class, rows, list_name: str, header, row, template: str):
+    """A list page with a person search and other filters, or its CSV export (`?format=csv`).
+
+    `rows(q, **filters)` gives the organisation's rows for the search `q` and the form's other filters.
+    """
+    data = filter_data(request, form_class)
+    if isinstance(data, HttpResponseRedirect):
+        return data
+    form = form_class(data)
+    filters = _filters(form)
+    query = filters.pop("q")
+    queryset = rows(query, **filters)
+    if wants_csv(request):
+        return csv_response(
+            request,
+            membership,
+            list_name=list_name,
+            filters={**filters, "q": query},
+            header=header(),
+            queryset=queryset,
+            row=row,
+        )
+    return render_office(request, template, membership, {"form": form, "page": _page(request, queryset)})
 
 
 def _page(request, queryset):
@@ -186,7 +252,10 @@ def _presentation_header():
 @office_view()
 def presentation_list(request, membership):
     """Every use of every consent of the organisation: which service presented which token, for what, and the answer."""
-    form = PresentationFilterForm(request.GET, organization=membership.organization)
+    data = filter_data(request, PresentationFilterForm)
+    if isinstance(data, HttpResponseRedirect):
+        return data
+    form = PresentationFilterForm(data, organization=membership.organization)
     filters = _filters(form)
     rows = office_selectors.presentations_for_organization(organization=membership.organization, **filters)
     if wants_csv(request):

@@ -75,22 +75,18 @@ def dashboard(request):
 
 @office_view()
 def request_list(request, membership):
-    form = RequestFilterForm(request.GET)
-    filters = _filters(form)
-    query = filters.pop("q")
-    requests = selectors.requests_for_operator(organization=membership.organization, **filters)
-    requests = office_selectors.requests_search(requests, query=query)
-    if lists.wants_csv(request):
-        return lists.csv_response(
-            request,
-            membership,
-            list_name="requests",
-            filters={**filters, "q": query},
-            header=lists.request_header(),
-            queryset=requests,
-            row=lists.request_row,
-        )
-    return render_office(request, "office/requests.html", membership, {"form": form, "page": _page(request, requests)})
+    return lists.searchable_list(
+        request,
+        membership,
+        form_class=RequestFilterForm,
+        rows=lambda q, **filters: office_selectors.requests_search(
+            selectors.requests_for_operator(organization=membership.organization, **filters), query=q
+        ),
+        list_name="requests",
+        header=lists.request_header,
+        row=lists.request_row,
+        template="office/requests.html",
+    )
 
 
 def _request_input(form, item_forms) -> RequestInput:
@@ -221,22 +217,18 @@ def request_cancel(request, membership, pk):
 
 @office_view()
 def consent_list(request, membership):
-    form = ConsentFilterForm(request.GET)
-    filters = _filters(form)
-    query = filters.pop("q")
-    consents = selectors.consents_for_operator(organization=membership.organization, **filters)
-    consents = office_selectors.consents_search(consents, query=query)
-    if lists.wants_csv(request):
-        return lists.csv_response(
-            request,
-            membership,
-            list_name="consents",
-            filters={**filters, "q": query},
-            header=lists.consent_header(),
-            queryset=consents,
-            row=lists.consent_row,
-        )
-    return render_office(request, "office/consents.html", membership, {"form": form, "page": _page(request, consents)})
+    return lists.searchable_list(
+        request,
+        membership,
+        form_class=ConsentFilterForm,
+        rows=lambda q, **filters: office_selectors.consents_search(
+            selectors.consents_for_operator(organization=membership.organization, **filters), query=q
+        ),
+        list_name="consents",
+        header=lists.consent_header,
+        row=lists.consent_row,
+        template="office/consents.html",
+    )
 
 
 @office_view()

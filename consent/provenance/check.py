@@ -9,9 +9,10 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
-from consent.models import Consent, Output
+from consent.models import Consent, Output, OutputHashBand
 from consent.provenance.embedded import Embedded, read_embedded
 from consent.provenance.labels import AIGC_KEY
 from consent.tokens import provenance_receipt_verify
@@ -135,9 +136,16 @@ def _distance(a: str, b: str) -> int | None:
 def _similar(report: ProvenanceReport, perceptual_hash: str) -> None:
     """Registered outputs whose perceptual hash is close: a hint for moderators, never proof."""
     limit = settings.PROVENANCE_SIMILAR_MAX_DISTANCE
-    # A linear scan of the hashes (16 hex digits each): fine for a registry of this size, see README.
+    bands = OutputHashBand.of(perceptual_hash)
+    if not bands:
+        return
+    # Every output within `limit` (≤ 7) bits is at most one bit from the hash in at least one quarter.
+    sharing = Q()
+    for band, value in bands:
+        sharing |= Q(band=band, value__in=OutputHashBand.near(value))
+    near = OutputHashBand.objects.filter(sharing).values("output_id")
     candidates = []
-    for pk, other in Output.objects.exclude(perceptual_hash="").values_list("pk", "perceptual_hash").iterator():
+    for pk, other in Output.objects.filter(pk__in=near).values_list("pk", "perceptual_hash"):
         distance = _distance(perceptual_hash, other)
         if distance is not None and distance <= limit:
             candidates.append((distance, pk))

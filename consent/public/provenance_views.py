@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from consent.provenance.check import provenance_check_file, provenance_check_hash, provenance_check_receipt_id
+from consent.public.limits import check_refused, refused_page
 from consent.uploads import UploadStopAtLimit
 
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -61,6 +62,8 @@ class ProvenanceForm(forms.Form):
 
 @csrf_exempt  # checked below, once the size limit is in place (the CSRF check reads the body)
 def check(request):
+    if request.method == "POST" and (refused := check_refused(request)):
+        return refused_page(request, "public/provenance.html", ProvenanceForm(), refused)  # before the upload is read
     limit = UploadStopAtLimit(request, limit=settings.PROVENANCE_CHECK_MAX_BYTES)
     request.upload_max_bytes = settings.PROVENANCE_CHECK_MAX_BYTES
     request.upload_handlers.insert(0, limit)

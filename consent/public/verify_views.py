@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from consent.public.limits import check_refused, refused_page
 from consent.records.render import artifact_verify, consent_status_public
 from consent.uploads import UploadStopAtLimit
 
@@ -49,6 +50,8 @@ class VerifyForm(forms.Form):
 
 @csrf_exempt  # checked below, once the size limit is in place (the CSRF check reads the body)
 def upload(request):
+    if request.method == "POST" and (refused := check_refused(request)):
+        return refused_page(request, "public/verify.html", VerifyForm(), refused)  # before the upload is read
     limit = UploadStopAtLimit(request, limit=MAX_UPLOAD_BYTES)
     request.upload_max_bytes = MAX_UPLOAD_BYTES  # for consent.uploads, which otherwise stops at the sample size
     request.upload_handlers.insert(0, limit)

@@ -19,7 +19,7 @@ from consent.errors import (
     PresentationTooOld,
     ThumbnailInvalid,
 )
-from consent.models import ApiKey, Consent, Modality, Output, OutputDisplay, Presentation
+from consent.models import ApiKey, Consent, Modality, Output, OutputDisplay, OutputHashBand, Presentation
 from consent.provenance.labels import receipt_claims
 from consent.services.webhooks import webhook_event_add
 from consent.tokens import provenance_receipt_sign
@@ -145,6 +145,9 @@ def _register(
     )
     with transaction.atomic():  # a savepoint: a concurrent twin's IntegrityError must not poison the caller
         output.save(force_insert=True)
+        OutputHashBand.objects.bulk_create(
+            OutputHashBand(output=output, band=band, value=value) for band, value in OutputHashBand.of(perceptual_hash)
+        )
     audit.record(
         actor,
         "output.register",

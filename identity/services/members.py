@@ -1,8 +1,8 @@
 """Members of an organisation as its owners manage them in the office, and an operator's own account.
 
-Platform staff keep the unguarded `membership_set` / `membership_remove` in the admin; everything here is
-done by an owner of the organisation (checked in the service, not only in the view) and never leaves an
-organisation without an owner.
+Everything here never leaves an organisation without an owner. The `member_*` services are done by an
+owner of the organisation (checked in the service, not only in the view); the `staff_membership_*` ones
+by platform staff in the admin, for any organisation.
 """
 
 import hashlib
@@ -31,7 +31,12 @@ from identity.errors import (
     UsernameTaken,
 )
 from identity.models import Invitation, Membership, Organization, User
-from identity.services.operators import backup_codes_regenerate, membership_set, operator_event_record
+from identity.services.operators import (
+    backup_codes_regenerate,
+    membership_remove,
+    membership_set,
+    operator_event_record,
+)
 from identity.sms import sms_send
 from identity.validators import normalize_phone
 
@@ -48,6 +53,9 @@ __all__ = [
     "invitation_revoke",
     "member_remove",
     "member_role_set",
+    "membership_is_last_owner",
+    "staff_membership_remove",
+    "staff_membership_role_set",
 ]
 
 INVITATION_DAYS = 7
@@ -174,27 +182,43 @@ def _owners_locked(organization_id: int) -> list[int]:
 @transaction.atomic
 def member_role_set(*, actor: User, organization: Organization, membership_id: int, role: str) -> Membership:
     _owner_membership(actor=actor, organization=organization)
-    owners = _owners_locked(organization.pk)
-    membership = Membership.objects.select_for_update().get(pk=membership_id, organization=organization)
-    if membership.pk in owners and role != Membership.Role.OWNER and len(owners) == 1:
-        raise LastOwner
-    return membership_set(actor=actor, user=membership.user, organization=organization, role=Membership.Role(role))
+    membership = Membership.objects.get(pk=membership_id, organization=organization)
+    return staff_membership_role_set(actor=actor, membership=membership, role=role)
 
 
 @transaction.atomic
 def member_remove(*, actor: User, organization: Organization, membership_id: int) -> None:
     _owner_membership(actor=actor, organization=organization)
-    owners = _owners_locked(organization.pk)
-    membership = Membership.objects.select_for_update().get(pk=membership_id, organization=organization)
+    membership = Membership.objects.get(pk=membership_id, organization=organization)
+    staff_membership_remove(actor=actor, membership=membership)
+
+
+def membership_is_last_owner(membership: Membership) -> bool:
+    """Whether this is the only owner of its organisation (a hint for forms; the services decide under lock)."""
+    others = Membership.objects.filter(organization_id=membership.organization_id, role=Membership.Role.OWNER)
+    return membership.role == Membership.Role.OWNER and not others.exclude(pk=membership.pk).exists()
+
+
+@transaction.atomic
+def staff_membership_role_set(*, actor, membership: Membership, role: str) -> Membership:
+    """Change a member's role, unless that takes the organisation's last owner away."""
+    owners = _owners_locked(membership.organization_id)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.pk in owners and role != Membership.Role.OWNER and len(owners) == 1:
+        raise LastOwner
+    return membership_set(
+        actor=actor, user=membership.user, organization=membership.organization, role=Membership.Role(role)
+    )
+
+
+@transaction.atomic
+def staff_membership_remove(*, actor, membership: Membership) -> None:
+    """Remove a member, unless it is the organisation's last owner."""
+    owners = _owners_locked(membership.organization_id)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.pk in owners and len(owners) == 1:
         raise LastOwner
-    audit.record(
-        actor,
-        "membership.remove",
-        membership,
-        {"organization": organization.pk, "user": membership.user_id, "role": membership.role},
-    )
-    membership.delete()
+    membership_remove(actor=actor, membership=membership)
 
 
 def _check_current_otp(user: User, token: str) -> None:

@@ -97,6 +97,17 @@ def test_readyz_is_503_and_names_the_broker_when_it_is_unreachable(client, setti
     assert body["checks"]["broker"].startswith("error:")
 
 
+@pytest.mark.django_db
+def test_readyz_keeps_hosts_and_credentials_of_a_failing_check_out_of_its_public_answer(client, settings, caplog):
+    settings.CELERY_BROKER_URL = "redis://bench-user:s3cret-word@127.0.0.1:1/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    text = response.content.decode()
+    assert "127.0.0.1" not in text and "s3cret-word" not in text and ":1" not in text
+    assert response.json()["checks"]["broker"].startswith("error: ")
+    assert "readiness check broker failed" in caplog.text  # the operator still finds the details
+
+
 def test_production_settings_pass_check_deploy_without_warnings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -30,6 +30,8 @@ NOT_FOUND_BEFORE_SIGN_IN = {"consent_office:sample", "consent_office:statement-r
 # Every member's own account: not a write to the organisation.
 SELF_SERVICE = {"consent_office:account", "consent_office:account-password"}
 SELF_SERVICE |= {"consent_office:account-backup-codes", "consent_office:account-totp"}
+# Lists whose person search is posted (kept off URLs): the answer is a redirect back to the list, not a write.
+SEARCH_LISTS = {"consent_office:requests", "consent_office:consents", "consent_office:presentations"}
 OWNER_ONLY = {"consent_office:member-invite", "consent_office:member-role", "consent_office:member-remove"}
 OWNER_ONLY |= {"consent_office:invitation-revoke"}
 OWNER_ONLY |= {"consent_office:organization", "consent_office:keys", "consent_office:key-create"}
@@ -166,6 +168,9 @@ def test_viewer_posts_to_no_office_url_but_their_own_account(objects, organizati
         url = url_for(name, pattern, objects)
         allowed = {403, 404, 405} | ({200} if viewer.get(url).status_code == 200 else set())
         response = viewer.post(url, {"confirm": "on", "role": "owner", "name": "x", "url": "http://127.0.0.1:1/"})
+        if name in SEARCH_LISTS:
+            assert response.status_code == 303 and response["Location"].split("?")[0] == url, name
+            continue
         assert response.status_code in allowed, (name, response.status_code)
     _unchanged(objects, organization)
     assert _writes_by(viewer) == []

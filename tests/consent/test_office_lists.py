@@ -45,6 +45,16 @@ def foreign_consent(granted_consent, person_browser, other_organization, other_o
     return grant_face(person_browser, other_request)
 
 
+def search(client, path: str, csv: bool = False, **filters):
+    """The filter form as a browser sends it: posted, then the redirect followed (the CSV link adds format)."""
+    response = client.post(path, filters)
+    assert response.status_code == 303, response.status_code
+    location = response["Location"]
+    if csv:
+        location += ("&" if "?" in location else "?") + "format=csv"
+    return client.get(location)
+
+
 def read_csv(response) -> list[list[str]]:
     body = b"".join(response.streaming_content).decode("utf-8")
     assert body.startswith("\ufeff")
@@ -56,16 +66,47 @@ def read_csv(response) -> list[list[str]]:
 
 def test_id_number_search_finds_the_persons_consents_of_this_organisation_only(operator_client, foreign_consent):
     ours = Consent.objects.exclude(pk=foreign_consent.pk).get()
-    page = operator_client.get("/office/consents/", {"q": PERSON_ID}).context["page"]
+    page = search(operator_client, "/office/consents/", q=PERSON_ID).context["page"]
     assert [c.pk for c in page] == [ours.pk]
 
 
 def test_id_number_search_goes_through_the_blind_index_and_a_wrong_number_finds_nobody(
     operator_client, granted_consent
 ):
-    assert list(operator_client.get("/office/consents/", {"q": OTHER_ID}).context["page"]) == []
+    assert list(search(operator_client, "/office/consents/", q=OTHER_ID).context["page"]) == []
     # A prefix of the real number is neither a valid ID number nor a phone fragment: nothing.
-    assert list(operator_client.get("/office/consents/", {"q": PERSON_ID[:10]}).context["page"]) == []
+    assert list(search(operator_client, "/office/consents/", q=PERSON_ID[:10]).context["page"]) == []
+
+
+def test_a_searched_person_never_enters_a_url_of_the_list_its_pages_or_its_export(
+    operator_client, granted_consent, organization, operator
+):
+    for n in range(3):
+        build_request(actor=operator, organization=organization, phone=f"+861385678{n:04d}")
+    response = operator_client.post("/office/requests/", {"q": "138 5678", "phone": "1385678", "state": "open"})
+    location = response["Location"]
+    assert response.status_code == 303
+    assert "5678" not in location and "q=" not in location and "phone=" not in location
+    assert "state=open" in location and "search=" in location
+    page = operator_client.get(location)
+    html = page.content.decode()
+    assert 'method="post"' in html and 'value="138 5678"' in html  # the form still shows what was typed
+    assert len(page.context["page"]) == 3
+    links = [part.split('"')[0] for part in html.split('href="')[1:]]
+    assert links and not [link for link in links if "5678" in link]
+
+
+def test_a_person_in_the_url_is_ignored_and_an_unknown_search_reference_says_so(operator_client, granted_consent):
+    everyone = operator_client.get("/office/consents/", {"q": OTHER_ID})
+    assert len(everyone.context["page"]) == 1  # not filtered by a URL: links must not carry a person
+    response = operator_client.get("/office/consents/", {"search": "no-such-reference"})
+    assert "That search has expired" in response.content.decode()
+
+
+def test_one_operators_search_reference_is_nothing_in_another_session(operator_client, viewer_client, granted_consent):
+    location = operator_client.post("/office/consents/", {"q": OTHER_ID})["Location"]
+    assert operator_client.get(location).context["page"].object_list.count() == 0
+    assert len(viewer_client.get(location).context["page"]) == 1
 
 
 def test_person_search_in_the_selector_never_crosses_organisations(foreign_consent, organization):
@@ -78,7 +119,7 @@ def test_request_search_by_masked_phone_and_by_fragment(operator_client, granted
     build_request(actor=operator, organization=organization, phone="+8613700001111")
     ours = granted_consent.item.request_id
     for query in ("+86139****5678", "139 1234", PERSON_ID):
-        page = operator_client.get("/office/requests/", {"q": query}).context["page"]
+        page = search(operator_client, "/office/requests/", q=query).context["page"]
         assert [r.pk for r in page] == [ours], query
 
 
@@ -156,7 +197,7 @@ def test_consent_export_is_streamed_in_words_not_stored_and_audited(operator_cli
 
 def test_request_export_masks_the_phone_and_keeps_the_filters(operator_client, granted_consent, organization, operator):
     build_request(actor=operator, organization=organization, phone="+8613700001111")
-    rows = read_csv(operator_client.get("/office/requests/", {"format": "csv", "q": "1370000"}))
+    rows = read_csv(search(operator_client, "/office/requests/", csv=True, q="1370000"))
     assert len(rows) == 2
     assert rows[1][2] == "'+86137****1111"  # a leading + would be a formula to a spreadsheet
 
@@ -219,9 +260,9 @@ def test_presentations_page_makes_a_fixed_number_of_queries(
 
 
 def test_the_audit_trail_keeps_a_searched_id_number_or_phone_masked(operator_client, granted_consent):
-    rows = read_csv(operator_client.get("/office/consents/", {"format": "csv", "q": PERSON_ID}))
+    rows = read_csv(search(operator_client, "/office/consents/", csv=True, q=PERSON_ID))
     assert len(rows) == 2
-    operator_client.get("/office/requests/", {"format": "csv", "q": "+8613912345678"})
+    search(operator_client, "/office/requests/", csv=True, q="+8613912345678")
     searches = [e.data["filters"]["q"] for e in AuditEvent.objects.filter(action="office.export").order_by("seq")]
     assert searches == [mask_id_number(PERSON_ID), mask_phone("+8613912345678")]
     assert PERSON_ID not in str(AuditEvent.objects.values_list("data", flat=True))

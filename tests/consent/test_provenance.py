@@ -255,3 +255,50 @@ def test_a_c2pa_manifest_signed_by_the_client_is_read_and_leads_to_the_receipt(e
     assert report["c2pa"]["state"] in ("Valid", "Trusted") and report["c2pa"]["ai_generated"] is True
     assert report["c2pa"]["failures"] == ["signingCredential.untrusted"]  # a test CA, in no trust list
     assert set(report["outputs"][0]["matched_by"]) == {"aigc_label", "receipt", "c2pa"}
+
+
+def test_the_similar_search_finds_exactly_what_a_scan_of_every_hash_finds(organization, face, tmp_path, monkeypatch):
+    import random
+
+    from consent.models import Output, OutputHashBand
+    from consent.provenance import check as provenance
+
+    generate_and_register(api(organization), face, write_png(tmp_path / "output.png"), "image/png")
+    base = Output.objects.get()
+    rng = random.Random(7)
+    query = rng.getrandbits(64)
+    hashes = []
+    for _ in range(400):  # near and far neighbours: 0 to 11 bits flipped, then unrelated hashes
+        near = query
+        for bit in rng.sample(range(64), rng.randrange(12)):
+            near ^= 1 << bit
+        hashes.append(f"{near:016x}")
+    hashes += [f"{rng.getrandbits(64):016x}" for _ in range(200)]
+    outputs = Output.objects.bulk_create(
+        Output(
+            organization=base.organization,
+            consent=base.consent,
+            presentation=base.presentation,
+            api_key=base.api_key,
+            sha256=f"{n:064x}",
+            media_type="image/png",
+            perceptual_hash=value,
+            receipt="-",
+        )
+        for n, value in enumerate(hashes)
+    )
+    OutputHashBand.objects.bulk_create(
+        OutputHashBand(output=output, band=band, value=value)
+        for output in outputs
+        for band, value in OutputHashBand.of(output.perceptual_hash)
+    )
+    monkeypatch.setattr(provenance, "SIMILAR_LIMIT", 10_000)
+    scan = sorted(
+        ((int(o.perceptual_hash, 16) ^ query).bit_count(), o.pk)
+        for o in Output.objects.all()
+        if (int(o.perceptual_hash, 16) ^ query).bit_count() <= 6
+    )
+    assert len(scan) > 100  # the scan finds many, so the comparison means something
+    report = provenance.ProvenanceReport(sha256="")
+    provenance._similar(report, f"{query:016x}")
+    assert [(finding.distance, finding.output.pk) for finding in report.similar] == scan

@@ -138,3 +138,52 @@ def test_staff_cannot_move_a_membership_to_another_organisation(staff_client, ot
     assert not Membership.objects.filter(user=other_operator, organization=organization).exists()
     event = AuditEvent.objects.get(action="membership.role_change")
     assert event.organization_id == old_organization
+
+
+def _sole_owner(operator, organization) -> Membership:
+    from identity.services import membership_set
+
+    return membership_set(actor="test", user=operator, organization=organization, role=Membership.Role.OWNER)
+
+
+def test_staff_cannot_demote_an_organisations_last_owner_and_are_told_why(staff_client, operator, organization):
+    owner = _sole_owner(operator, organization)
+    changes = AuditEvent.objects.filter(action="membership.role_change").count()
+    response = staff_client.post(
+        f"/admin/identity/membership/{owner.pk}/change/",
+        {"user": operator.pk, "organization": organization.pk, "role": "viewer"},
+    )
+    assert response.status_code == 200
+    assert "at least one owner" in response.content.decode()
+    owner.refresh_from_db()
+    assert owner.role == Membership.Role.OWNER
+    assert AuditEvent.objects.filter(action="membership.role_change").count() == changes
+
+
+def test_staff_can_demote_an_owner_once_another_owner_exists(staff_client, operator, organization, other_operator):
+    from identity.services import membership_set
+
+    owner = _sole_owner(operator, organization)
+    membership_set(actor="test", user=other_operator, organization=organization, role=Membership.Role.OWNER)
+    response = staff_client.post(
+        f"/admin/identity/membership/{owner.pk}/change/",
+        {"user": operator.pk, "organization": organization.pk, "role": "viewer"},
+    )
+    assert response.status_code == 302
+    owner.refresh_from_db()
+    assert owner.role == Membership.Role.VIEWER
+
+
+def test_staff_cannot_remove_an_organisations_last_owner_one_by_one_or_in_bulk(staff_client, operator, organization):
+    from identity import services
+    from identity.errors import LastOwner
+
+    owner = _sole_owner(operator, organization)
+    assert staff_client.get(f"/admin/identity/membership/{owner.pk}/delete/").status_code == 403
+    assert staff_client.post(f"/admin/identity/membership/{owner.pk}/delete/", {"post": "yes"}).status_code == 403
+    bulk = {"action": "delete_selected", "_selected_action": [owner.pk], "post": "yes"}
+    assert staff_client.post("/admin/identity/membership/", bulk).status_code == 403
+    assert Membership.objects.filter(pk=owner.pk).exists()
+    with pytest.raises(LastOwner):
+        services.staff_membership_remove(actor="staff", membership=owner)
+    assert not AuditEvent.objects.filter(action="membership.remove").exists()
