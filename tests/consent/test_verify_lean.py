@@ -348,3 +348,17 @@ def test_the_answer_names_the_language_asked_for(organization, consent):
     )
     assert response.json()["active"] is True and statements[0].startswith("SELECT k.id")
     assert response["Content-Language"] == "zh-hans"
+
+
+def test_a_form_encoded_call_the_lean_path_leaves_is_answered_by_the_framework_view(organization, consent):
+    _key, value = key_for(organization)
+    fields = {"token": consent.token.value, "modality": "face", "operation": "face_swap", "token_type_hint": "x"}
+    with CaptureQueriesContext(connection) as queries:
+        response = client_for(value).post(
+            "/api/v1/tokens/verify",
+            "&".join(f"{k}={v}" for k, v in fields.items()),
+            content_type="application/x-www-form-urlencoded",
+        )
+    assert response.status_code == 200 and response.json()["active"] is True
+    assert not queries.captured_queries[0]["sql"].startswith("SELECT k.id")
+    assert Presentation.objects.get().consent_id == consent.pk
