@@ -60,7 +60,10 @@ def _fields(request) -> dict | None:
     media = data.get("media_sha256", "")
     if not (isinstance(token, str) and TOKEN.fullmatch(token)):
         return None
-    if modality not in MODALITIES or operation not in OPERATIONS:  # (unhashable values: not str, so not in)
+    # Strings first: a list or an object cannot even be looked up in a set.
+    if not (isinstance(modality, str) and isinstance(operation, str)):
+        return None
+    if modality not in MODALITIES or operation not in OPERATIONS:
         return None
     if not (isinstance(media, str) and (media == "" or SHA256_HEX.fullmatch(media))):
         return None

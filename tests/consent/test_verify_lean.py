@@ -362,3 +362,28 @@ def test_a_form_encoded_call_the_lean_path_leaves_is_answered_by_the_framework_v
     assert response.status_code == 200 and response.json()["active"] is True
     assert not queries.captured_queries[0]["sql"].startswith("SELECT k.id")
     assert Presentation.objects.get().consent_id == consent.pk
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"operation": {}},
+        {"modality": []},
+        {"operation": 1},
+        {"modality": None},
+        {"media_sha256": {}},
+        {"token": ["a.b.c"]},
+        {"token": " " + "a.b.c"},
+        {"media_sha256": "0" * 63},
+    ],
+)
+def test_a_field_the_lean_path_does_not_take_is_the_framework_views_field_error(change, organization, consent):
+    _key, value = key_for(organization)
+    body = {"token": consent.token.value, "modality": "face", "operation": "face_swap"} | change
+    response, _statements = post(client_for(value), body)
+    if change == {"token": " a.b.c"}:  # the framework view trims it, then finds it malformed
+        assert response.json() == {"active": False}
+        return
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid" and list(response.json()["fields"]) == list(change)
+    assert not Presentation.objects.exists()
