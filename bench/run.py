@@ -308,10 +308,14 @@ def markdown(r: dict) -> str:
         ),
         (
             "render + sign one record (p50 / p95)",
-            f"{p['render_sign_p50_ms']} / {p['render_sign_p95_ms']} ms",
+            f"{p['render_sign_p50_ms']} / {p['render_sign_p95_ms']} ms (CPU p50 {p.get('render_sign_cpu_p50_ms')} ms)",
             f"one-line PDF {p['one_line_pdf_p50_ms']} ms",
         ),
-        ("grant (p50 / p95)", f"{g['grant_p50_ms']} / {g['grant_p95_ms']} ms", ""),
+        (
+            "grant (p50 / p95)",
+            f"{g['grant_p50_ms']} / {g['grant_p95_ms']} ms (CPU p50 {g.get('grant_cpu_p50_ms')} ms)",
+            f"{g.get('grant_sql_statements')} SQL statements",
+        ),
         ("grant → signed PDF stored by the worker (p50 / p95)", f"{g['pdf_p50_ms']} / {g['pdf_p95_ms']} ms", ""),
         (
             f"`audit_verify` over {a['events']} events",

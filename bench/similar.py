@@ -37,8 +37,8 @@ def main():
     from django.conf import settings
 
     from consent import services
-    from consent.builders import build_granted_consent
-    from consent.models import ApiKey, Output, OutputHashBand, Presentation
+    from consent.builders import build_granted_consent, build_outputs_like
+    from consent.models import ApiKey, Output, Presentation
     from consent.provenance import check
 
     without_pdf_records()
@@ -58,26 +58,9 @@ def main():
                 near ^= 1 << bit
             hashes.append(near)
     started = time.perf_counter()
+    like = Output(organization=org, consent=consent, presentation=presentation, api_key=key, media_type="image/png")
     for start in range(0, len(hashes), 10_000):
-        chunk = hashes[start : start + 10_000]
-        outputs = Output.objects.bulk_create(
-            Output(
-                organization=org,
-                consent=consent,
-                presentation=presentation,
-                api_key=key,
-                sha256=f"{start + n:064x}",
-                media_type="image/png",
-                perceptual_hash=f"{value:016x}",
-                receipt="-",
-            )
-            for n, value in enumerate(chunk)
-        )
-        OutputHashBand.objects.bulk_create(
-            OutputHashBand(output=output, band=band, value=value)
-            for output in outputs
-            for band, value in OutputHashBand.of(output.perceptual_hash)
-        )
+        build_outputs_like(like, [f"{value:016x}" for value in hashes[start : start + 10_000]])
     seeded_s = time.perf_counter() - started
     check.SIMILAR_LIMIT = N  # every neighbour, so that both ways can be compared
     limit = settings.PROVENANCE_SIMILAR_MAX_DISTANCE

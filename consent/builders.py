@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from consent.demo_media import demo_png, demo_wav
-from consent.models import Consent, ConsentRequest
+from consent.models import Consent, ConsentRequest, Output, OutputHashBand
 from consent.services import (
     ItemInput,
     RequestInput,
@@ -161,3 +161,29 @@ def build_granted_consent(
         request = build_request(actor=actor, organization=organization, phone=person.phone, items=items, **fields)
     request_open(person=person, code=request.code)
     return consent_grant(actor=person, item_id=request.items.get(position=position).pk)
+
+
+def build_outputs_like(output: Output, perceptual_hashes: list[str]) -> list[Output]:
+    """Copies of a registered `output` with these perceptual hashes (and their index rows), in bulk.
+
+    A registry of many outputs for the "similar" search; each copy has its own SHA-256 and no valid receipt.
+    """
+    copies = Output.objects.bulk_create(
+        Output(
+            organization_id=output.organization_id,
+            consent_id=output.consent_id,
+            presentation_id=output.presentation_id,
+            api_key_id=output.api_key_id,
+            sha256=secrets.token_hex(32),
+            media_type=output.media_type,
+            perceptual_hash=value,
+            receipt="-",
+        )
+        for value in perceptual_hashes
+    )
+    OutputHashBand.objects.bulk_create(
+        OutputHashBand(output=copy, band=band, value=value)
+        for copy in copies
+        for band, value in OutputHashBand.of(copy.perceptual_hash)
+    )
+    return copies

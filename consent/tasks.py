@@ -1,5 +1,7 @@
 """Celery tasks of the consent app: take ids, load, call one service, idempotent."""
 
+from datetime import datetime
+
 from celery import shared_task
 from django.conf import settings
 
@@ -28,14 +30,19 @@ def request_notify_task(self, notification_id: int):
         ) from exc
 
 
-@shared_task
-def consent_expire_task():
-    return services.consents_expire()
+def _at(now: str | None) -> datetime | None:
+    """A task's `now=` argument (ISO 8601, as the sweep that queued it saw the time), or None for the clock."""
+    return datetime.fromisoformat(now) if now else None
 
 
 @shared_task
-def webhook_deliver_task(event_id: int):
-    return webhooks.event_deliver(event_id=event_id)
+def consent_expire_task(now: str | None = None):
+    return services.consents_expire(now=_at(now))
+
+
+@shared_task
+def webhook_deliver_task(event_id: int, now: str | None = None):
+    return webhooks.event_deliver(event_id=event_id, now=_at(now))
 
 
 @shared_task

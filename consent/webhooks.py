@@ -9,9 +9,14 @@ Each attempt POSTs the event's JSON payload with three headers (https://www.stan
 Delivery is at least once. An attempt is claimed in one short transaction (attempt number bumped,
 next attempt pushed out, so a second worker finds nothing due), sent with no transaction open, and
 its outcome recorded in another. A failed attempt is retried with exponential back-off (30 s, 1 min,
-2 min … at most an hour apart) until 24 hours after the event was written, then the event is FAILED.
+2 min … at most an hour apart) until 72 hours after the event was written, then the event is FAILED:
+a receiver down for a day or a weekend still gets everything afterwards.
 No task sleeps or counts down: the next attempt time lives on the event and `events_sweep`, run every
 minute by beat, queues whatever is due, which also covers events whose first queueing failed.
+
+Events of one consent are delivered in the order they were written: an event waits while an earlier
+event of the same consent is still pending (so a receiver never learns of a withdrawal before the grant
+it withdraws), and goes out as soon as that one is acknowledged or given up.
 """
 
 import base64
@@ -34,6 +39,7 @@ import audit
 from consent.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from consent.netguard import AddressRefused, PinnedTransport, resolve_public
 from identity.crypto import DecryptionError, decrypt
+from identity.queueing import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +47,7 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 (a format marker, not a secret)
 SECRET_CONTEXT = "webhook_secret"  # noqa: S105 (the encryption context of WebhookEndpoint.secret_enc)
 FIRST_RETRY_DELAY = timedelta(seconds=30)
 MAX_RETRY_DELAY = timedelta(hours=1)
-RETRY_WINDOW = timedelta(hours=24)
+RETRY_WINDOW = timedelta(hours=72)
 SWEEP_BATCH = 1000
 ERROR_CHARS = 300
 USER_AGENT = "likeness-consent-webhooks/1"
@@ -106,9 +112,24 @@ def webhook_signature_verify(secret: str, headers: Mapping, body: bytes, toleran
     return False
 
 
-def _attempt_claim(event_id: int) -> tuple[WebhookEvent, WebhookEndpoint] | None:
+def _consent_of(event: WebhookEvent) -> int | None:
+    data = event.payload.get("data") if isinstance(event.payload, dict) else None
+    return data.get("consent_id") if isinstance(data, dict) else None
+
+
+def _same_consent_pending(event: WebhookEvent):
+    """The other pending events of the event's consent (none for an event about no consent)."""
+    consent_id = _consent_of(event)
+    if consent_id is None:
+        return WebhookEvent.objects.none()
+    return WebhookEvent.objects.filter(
+        organization_id=event.organization_id, state=WebhookEvent.State.PENDING, payload__data__consent_id=consent_id
+    ).exclude(pk=event.pk)
+
+
+def _attempt_claim(event_id: int, now: datetime | None = None) -> tuple[WebhookEvent, WebhookEndpoint] | None:
     """Take the next attempt of a due event, or None if there is nothing to send (now or by us)."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         # skip_locked: another worker holding the row is claiming or recording this very event.
         event = WebhookEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
@@ -116,6 +137,14 @@ def _attempt_claim(event_id: int) -> tuple[WebhookEvent, WebhookEndpoint] | None
             return None  # delivered, given up, no endpoint, or locked by another worker: nothing to do
         if event.next_attempt_at is not None and event.next_attempt_at > now:
             return None  # not due, or already claimed by another worker
+        earlier = _same_consent_pending(event).filter(pk__lt=event.pk).order_by("-next_attempt_at").first()
+        if earlier is not None:
+            # An earlier event of this consent goes first, and settling it sends this one on at once. Until
+            # then this one is not due: the sweep does not queue it every minute, nor let it crowd others out.
+            ahead = earlier.next_attempt_at
+            event.next_attempt_at = ahead if ahead is not None and ahead > now else now + FIRST_RETRY_DELAY
+            event.save(update_fields=["next_attempt_at"])
+            return None
         endpoint = WebhookEndpoint.objects.filter(organization_id=event.organization_id).first()
         if endpoint is None:
             event.state = WebhookEvent.State.NO_ENDPOINT
@@ -173,9 +202,16 @@ def _send(event: WebhookEvent, url: str, secret_enc: str) -> tuple[int | None, s
 
 
 def _attempt_record(
-    *, event_id: int, attempt: int, url: str, status_code: int | None, error: str, duration_ms: int
+    *,
+    event_id: int,
+    attempt: int,
+    url: str,
+    status_code: int | None,
+    error: str,
+    duration_ms: int,
+    now: datetime | None = None,
 ) -> str:
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().get(pk=event_id)
         WebhookDelivery.objects.create(
@@ -187,6 +223,7 @@ def _attempt_record(
                 event.delivered_at = now
                 event.next_attempt_at = None
                 event.save(update_fields=["state", "delivered_at", "next_attempt_at"])
+                _next_of_consent_release(event, now)
             return event.state
         if event.state != WebhookEvent.State.PENDING or event.attempts != attempt:
             return event.state  # resent or claimed again meanwhile: the newer attempt decides what follows
@@ -195,6 +232,7 @@ def _attempt_record(
             event.state = WebhookEvent.State.FAILED
             event.next_attempt_at = None
             event.save(update_fields=["state", "next_attempt_at"])
+            _next_of_consent_release(event, now)
             audit.record(
                 "webhooks",
                 "webhook.failed",
@@ -213,12 +251,31 @@ def _attempt_record(
     return event.state
 
 
-def event_deliver(*, event_id: int) -> str | None:
+def _next_of_consent_release(event: WebhookEvent, now: datetime) -> None:
+    """In the transaction that settles `event`: the consent's next pending event is due now, and queued on commit.
+
+    The receiver has just answered (or the earlier event was given up): the next one need not wait out its
+    own back-off, which ran while it was held back.
+    """
+    following = _same_consent_pending(event).filter(pk__gt=event.pk).order_by("pk").first()
+    if following is None:
+        return
+    if following.next_attempt_at is None or following.next_attempt_at > now:
+        following.next_attempt_at = now
+        following.save(update_fields=["next_attempt_at"])
+    from consent.tasks import webhook_deliver_task  # consent.tasks imports this module: a cycle
+
+    enqueue_on_commit(webhook_deliver_task, following.pk, now.isoformat())
+
+
+def event_deliver(*, event_id: int, now: datetime | None = None) -> str | None:
     """Make the next attempt to deliver one outbox event, if it is due. Idempotent.
 
-    Returns the event's state afterwards, or None when there was nothing to do.
+    Returns the event's state afterwards, or None when there was nothing to do. `now` is the time the
+    attempt counts as made at (the sweep's time; the clock by default).
     """
-    claimed = _attempt_claim(event_id)
+    now = now or timezone.now()
+    claimed = _attempt_claim(event_id, now)
     if claimed is None:
         return None
     event, endpoint = claimed
@@ -232,13 +289,18 @@ def event_deliver(*, event_id: int) -> str | None:
         status_code=status_code,
         error=error,
         duration_ms=duration_ms,
+        now=now,
     )
 
 
 def events_sweep(*, now: datetime | None = None) -> int:
-    """Queue delivery of pending events whose next attempt is due (covers a broker outage). Returns how many."""
+    """Queue delivery of pending events whose next attempt is due (covers a broker outage). Returns how many.
+
+    An explicit `now` is handed to the queued attempts, so that they count as made at that time too.
+    """
     from consent.tasks import webhook_deliver_task  # consent.tasks imports this module: a cycle
 
+    at = now.isoformat() if now else None
     now = now or timezone.now()
     due = (
         WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
@@ -248,5 +310,8 @@ def events_sweep(*, now: datetime | None = None) -> int:
     )
     event_ids = list(due)
     for event_id in event_ids:
-        webhook_deliver_task.delay(event_id)
+        if at:
+            webhook_deliver_task.delay(event_id, at)
+        else:
+            webhook_deliver_task.delay(event_id)
     return len(event_ids)

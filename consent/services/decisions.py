@@ -70,9 +70,17 @@ def _request_open(*, person: Person, code: str) -> tuple[ConsentRequest, bool]:
 
 def _lock_pending_item(*, person: Person, item_id: int) -> RequestItem:
     # Lock order is request, then item, as in expiry and cancellation: the opposite order deadlocks.
-    request_id = RequestItem.objects.values_list("request_id", flat=True).get(pk=item_id, request__person=person)
-    request = ConsentRequest.objects.select_for_update().get(pk=request_id)
-    item = RequestItem.objects.select_for_update(of=("self",)).select_related("request__organization").get(pk=item_id)
+    # The request is found through the item and locked in one statement; the item is then read locked.
+    try:
+        request = (
+            ConsentRequest.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .get(items=item_id, person=person)
+        )
+    except ConsentRequest.DoesNotExist:
+        raise RequestItem.DoesNotExist() from None  # another person's item is as missing as a missing one
+    item = RequestItem.objects.select_for_update().get(pk=item_id)
+    item.request = request
     if item.state != RequestItem.State.PENDING:
         raise NotPending(state=item.get_state_display())
     if request.state == ConsentRequest.State.EXPIRED or request.expires_at <= timezone.now():
@@ -240,9 +248,10 @@ def consents_expire(*, now: datetime | None = None) -> tuple[int, int]:
     """Expire consents past their validity and pending requests past their expiry. Idempotent."""
     now = now or timezone.now()
     consents = requests = 0
-    for consent_id in Consent.objects.filter(state=Consent.State.ACTIVE, valid_until__lt=now).values_list(
-        "pk", flat=True
-    ):
+    # In id order, one short transaction each: a sweep cut off half-way leaves a prefix done, and the next
+    # run (beat, or the same task redelivered) carries on from there without touching what is done.
+    due = Consent.objects.filter(state=Consent.State.ACTIVE, valid_until__lt=now).order_by("pk")
+    for consent_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             consent = Consent.objects.select_for_update().get(pk=consent_id)
             if consent.state != Consent.State.ACTIVE or consent.valid_until >= now:
@@ -257,7 +266,7 @@ def consents_expire(*, now: datetime | None = None) -> tuple[int, int]:
             )
             consents += 1
     pending = ConsentRequest.objects.filter(state=ConsentRequest.State.PENDING, expires_at__lte=now)
-    for request_id in pending.values_list("pk", flat=True):
+    for request_id in pending.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
             request = ConsentRequest.objects.select_for_update().get(pk=request_id)
             if request.state != ConsentRequest.State.PENDING or request.expires_at > now:

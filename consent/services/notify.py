@@ -13,7 +13,7 @@ from consent.models import ConsentRequest, Notification, NotificationAttempt
 from identity.gateway import GatewayRejected, GatewayUnavailable
 from identity.sms import sms_send
 
-__all__ = ["notification_deliver", "notifications_sweep", "request_link"]
+__all__ = ["notification_deliver", "notification_idempotency_key", "notifications_sweep", "request_link"]
 
 
 def request_link(request: ConsentRequest) -> str:
@@ -37,6 +37,15 @@ def _attempt(notification: Notification, channel: str, ok: bool, reference: str 
     )
 
 
+def notification_idempotency_key(notification: Notification) -> str:
+    """The key the SMS gateway dedupes on: the same for every retry of one notification, never reused.
+
+    The send and its record cannot share a transaction: a worker killed between the two runs the task
+    again (acks_late), and this key makes that second send the same message at the gateway.
+    """
+    return f"consent-notification-{notification.pk}"
+
+
 def notification_deliver(*, notification_id: int, final: bool = False) -> str:
     """Send one notification. Idempotent: a notification already sent is not sent again.
 
@@ -51,7 +60,11 @@ def notification_deliver(*, notification_id: int, final: bool = False) -> str:
         _finish(notification, Notification.State.FAILED, "request no longer pending")
         return "request closed"
     try:
-        reference = sms_send(phone=request.person_phone, text=_render(request, "sms/request.txt"))
+        reference = sms_send(
+            phone=request.person_phone,
+            text=_render(request, "sms/request.txt"),
+            idempotency_key=notification_idempotency_key(notification),
+        )
     except GatewayUnavailable as exc:
         _attempt(notification, "sms", False, error=str(exc))
         if final:

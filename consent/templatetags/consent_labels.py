@@ -210,6 +210,7 @@ AUDIT_ACTIONS = {
     "operator.otp_failed": _("wrong one-time code"),
     "operator.password_ok": _("operator password accepted"),
     "operator.password_set": _("operator password changed"),
+    "operator.password_reset_request": _("operator password reset link sent"),
     "operator.totp_enrolled": _("authenticator app enrolled"),
     "operator.update": _("operator account updated"),
     "organization.block": _("person blocked the organisation"),

@@ -25,6 +25,7 @@ from consent.services import consent_grant, notify
 from identity import services as identity_services
 from identity.gateway import GatewayUnavailable
 from identity.models import Membership
+from identity.password_reset import OperatorPasswordResetForm
 from tests.conftest import OPERATOR_PASSWORD, REPO, totp_now
 from tests.consent.conftest import PERSON_ID, PERSON_NAME, PERSON_PHONE, request_input
 
@@ -51,6 +52,7 @@ ORGANIZATION_ACTIONS = {
     "operator.login_failed",
     "operator.otp_failed",
     "operator.password_ok",
+    "operator.password_reset_request",
     "operator.password_set",
     "operator.totp_enrolled",
     "operator.totp_reenrolled",
@@ -170,6 +172,16 @@ def _operator_flows(organization):
     identity_services.operator_otp_verify(user=olga, token=backup_codes[0])
     identity_services.operator_otp_verify(user=olga, token="nope")
     identity_services.operator_set_password(actor="staff", user=olga, password="another horse battery 43")
+    olga.email = "olga@example.test"
+    olga.save(update_fields=["email"])
+    reset = OperatorPasswordResetForm({"email": olga.email})
+    assert reset.is_valid()
+    reset.save(
+        request=rf.post("/"),
+        subject_template_name="office/password_reset_subject.txt",
+        email_template_name="office/password_reset_email.txt",
+        extra_email_context={"site_url": "https://consent.example"},
+    )
     identity_services.operator_event_record("staff", "operator.update", olga, {"fields": ["is_active"]})
     identity_services.membership_remove(actor="staff", membership=Membership.objects.get(user=olga))
     _owner_flows(organization)
@@ -272,7 +284,7 @@ def _key_and_endpoint_flows(operator, organization):
 
 def _webhook_failure_flows(operator, organization):
     event = WebhookEvent.objects.filter(organization=organization, state=WebhookEvent.State.PENDING).first()
-    with time_machine.travel(timezone.now() + timedelta(days=2)):
+    with time_machine.travel(timezone.now() + timedelta(days=4)):
         webhooks.event_deliver(event_id=event.pk)  # refused connection after the retry window: webhook.failed
     services.webhook_event_resend(actor=operator, organization=organization, event_id=event.pk)
     services.webhook_endpoint_delete(actor=operator, organization=organization)

@@ -89,3 +89,12 @@ def test_a_refused_message_is_recorded_and_never_retried(notification, gateway, 
     assert "number barred" in attempt.error
     event = AuditEvent.objects.get(action="request.notify_failed")
     assert "refused" in event.data["error"]
+
+
+def test_every_try_of_one_notification_carries_the_same_idempotency_key(notification, gateway, countdowns):
+    # The first try times out: the gateway may have texted the person. The retry must be the same message.
+    gateway.script(json={"message_id": "too-late"}, delay=5)
+    request_notify_task.apply(args=[notification.pk])
+    keys = [received.json["idempotency_key"] for received in gateway.requests]
+    assert keys == [f"consent-notification-{notification.pk}"] * 2
+    assert all(received.signature_ok for received in gateway.requests)

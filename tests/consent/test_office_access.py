@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 
 # Sign-in pages and the invitation link (a secret token, not an id) are reachable before sign-in.
 PUBLIC = {"office:login", "office:otp", "office:enrol", "office:logout", "office:invitation"}
+PUBLIC |= {"office:password-reset", "office:password-reset-sent", "office:password-reset-confirm"}
 # A 404 before sign-in too, so that the link does not confirm that a sample id exists.
 NOT_FOUND_BEFORE_SIGN_IN = {"consent_office:sample", "consent_office:statement-recording"}
 # Every member's own account: not a write to the organisation.
@@ -131,7 +132,7 @@ def _unchanged(objects, organization) -> None:
 
 def test_every_url_with_an_id_has_an_object(objects):
     with_ids = {name for name, pattern in office_patterns() if pattern.pattern.converters}
-    assert with_ids - {"office:invitation"} == set(objects)
+    assert with_ids - {"office:invitation", "office:password-reset-confirm"} == set(objects)  # tokens, not ids
 
 
 def test_owner_of_another_organisation_gets_404_on_every_url_with_an_id(objects, organization, other_organization):

@@ -260,7 +260,8 @@ def test_a_c2pa_manifest_signed_by_the_client_is_read_and_leads_to_the_receipt(e
 def test_the_similar_search_finds_exactly_what_a_scan_of_every_hash_finds(organization, face, tmp_path, monkeypatch):
     import random
 
-    from consent.models import Output, OutputHashBand
+    from consent.builders import build_outputs_like
+    from consent.models import Output
     from consent.provenance import check as provenance
 
     generate_and_register(api(organization), face, write_png(tmp_path / "output.png"), "image/png")
@@ -274,24 +275,7 @@ def test_the_similar_search_finds_exactly_what_a_scan_of_every_hash_finds(organi
             near ^= 1 << bit
         hashes.append(f"{near:016x}")
     hashes += [f"{rng.getrandbits(64):016x}" for _ in range(200)]
-    outputs = Output.objects.bulk_create(
-        Output(
-            organization=base.organization,
-            consent=base.consent,
-            presentation=base.presentation,
-            api_key=base.api_key,
-            sha256=f"{n:064x}",
-            media_type="image/png",
-            perceptual_hash=value,
-            receipt="-",
-        )
-        for n, value in enumerate(hashes)
-    )
-    OutputHashBand.objects.bulk_create(
-        OutputHashBand(output=output, band=band, value=value)
-        for output in outputs
-        for band, value in OutputHashBand.of(output.perceptual_hash)
-    )
+    build_outputs_like(base, hashes)
     monkeypatch.setattr(provenance, "SIMILAR_LIMIT", 10_000)
     scan = sorted(
         ((int(o.perceptual_hash, 16) ^ query).bit_count(), o.pk)

@@ -299,6 +299,41 @@ def test_server_error_is_retried_with_growing_back_off_and_a_later_sweep_deliver
 
 
 @pytest.mark.django_db
+def test_a_withdrawal_waits_for_its_grant_event_and_follows_it_at_once(clock, endpoint, receiver, pat, pending_request):
+    receiver.answers = [503]  # the grant's first attempt fails: it is due again in 30 s
+    consent = grant(pat, pending_request)
+    granted = event_of("consent.granted")
+    clock.shift(timedelta(seconds=10))
+    consent_revoke(person=pat, consent_id=consent.pk)
+    revoked = event_of("consent.revoked")
+
+    revoked.refresh_from_db()
+    assert revoked.state == WebhookEvent.State.PENDING
+    assert revoked.attempts == 0  # held back, not tried: the receiver must not hear of it before the grant
+    assert revoked.next_attempt_at == granted.next_attempt_at  # not due before the grant's retry
+    assert len(receiver.received) == 1
+    assert webhooks.events_sweep() == 0
+
+    clock.shift(timedelta(seconds=20))
+    webhooks.events_sweep()  # the grant's retry succeeds and sends the withdrawal on straight away
+
+    ids = [hit["headers"]["webhook-id"] for hit in receiver.received]
+    assert ids == [granted.event_id, granted.event_id, revoked.event_id]
+    revoked.refresh_from_db()
+    assert (revoked.state, revoked.attempts) == (WebhookEvent.State.DELIVERED, 1)
+
+
+@pytest.mark.django_db
+def test_events_of_other_consents_are_not_held_back_by_a_failing_one(clock, endpoint, receiver, pat, pending_request):
+    receiver.answers = [503]
+    grant(pat, pending_request, position=1)
+    item_deny(person=pat, item_id=pending_request.items.get(position=2).pk, reason="")
+
+    assert [hit["json"]["type"] for hit in receiver.received] == ["consent.granted", "consent.denied"]
+    assert event_of("consent.denied").state == WebhookEvent.State.DELIVERED
+
+
+@pytest.mark.django_db
 def test_an_unreachable_endpoint_is_logged_as_unreachable_and_retried(
     clock, settings, operator, organization, pat, pending_request
 ):
@@ -315,7 +350,7 @@ def test_an_unreachable_endpoint_is_logged_as_unreachable_and_retried(
 
 
 @pytest.mark.django_db
-def test_after_24_hours_of_failures_the_event_is_failed_and_audited(clock, endpoint, receiver, pat, pending_request):
+def test_after_72_hours_of_failures_the_event_is_failed_and_audited(clock, endpoint, receiver, pat, pending_request):
     receiver.answers = [500] * 100
     grant(pat, pending_request)
     event = settle(clock, event_of("consent.granted"))
@@ -327,7 +362,7 @@ def test_after_24_hours_of_failures_the_event_is_failed_and_audited(clock, endpo
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(times)]
     assert gaps[:8] == [30, 60, 120, 240, 480, 960, 1920, 3600]
     assert max(gaps) == 3600
-    assert times[-1] == event.created_at + timedelta(hours=24)  # the last try is at the end of the window
+    assert times[-1] == event.created_at + timedelta(hours=72)  # the last try is at the end of the window
     audit = AuditEvent.objects.get(action="webhook.failed")
     assert audit.data["organization"] == event.organization_id
     assert audit.data["event_id"] == event.event_id
@@ -370,7 +405,7 @@ def test_send_again_of_an_old_event_that_still_fails_gives_up_after_one_try(
 ):
     grant(pat, pending_request)
     event = event_of("consent.granted")
-    clock.shift(timedelta(days=2))
+    clock.shift(timedelta(days=4))
     receiver.answers = [502]
 
     webhook_event_resend(actor=operator, organization=pending_request.organization, event_id=event.pk)

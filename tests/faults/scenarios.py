@@ -58,8 +58,8 @@ def invariants() -> dict:
         for token in tokens:
             byte = bytes(token.status_list.bits)[token.status_index // 8]
             bit = (byte >> (token.status_index % 8)) & 1
-            if consent.state == Consent.State.REVOKED and bit != 1:
-                problems.append(f"revoked consent {consent.pk}: status bit not set")
+            if consent.state in (Consent.State.REVOKED, Consent.State.EXPIRED) and bit != 1:
+                problems.append(f"{consent.state} consent {consent.pk}: status bit not set")
             if consent.state == Consent.State.ACTIVE and bit != 0:
                 problems.append(f"active consent {consent.pk}: status bit set")
     slots = list(ConsentToken.objects.values_list("status_list_id", "status_index"))
@@ -120,3 +120,83 @@ def grant_loop(*, rounds: int, phone_base: int, organization_id: int, operator_i
                     connection.close()
                     time.sleep(0.2)
     return {"done": done, "failed": failed, "granted": granted, "errors": errors}
+
+
+def webhook_outage_day(*, control_url: str, queue: str, revokes: dict, modes: dict, until: float) -> dict:
+    """Drive a simulated day of webhook deliveries through the real worker, with the receiver down.
+
+    Simulated time jumps from one due attempt to the next: beat's sweep runs with `now=` at each, the worker
+    makes the attempts it queues at that time, and the next step waits until every event due then has been
+    tried (or is held back behind an earlier event of its consent) and every claimed attempt is recorded.
+    `revokes` maps a consent id to the second (from the start) at which its person withdraws it; `modes`
+    maps a second to the receiver's mode from then on. Returns, per event id, the seconds at which each
+    attempt was made.
+    """
+    import time
+    import urllib.request
+    from datetime import timedelta
+
+    import redis
+    import time_machine
+    from django.conf import settings
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from consent import services, webhooks
+    from consent.models import Consent, WebhookDelivery, WebhookEvent
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+    def due_and_free(at) -> list[str]:
+        """Events an attempt at `at` must have taken: due, and no earlier event of their consent pending."""
+        due = WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, next_attempt_at__lte=at)
+        return [e.event_id for e in due if not webhooks._same_consent_pending(e).filter(pk__lt=e.pk).exists()]
+
+    def idle(at) -> bool:
+        claimed = WebhookEvent.objects.aggregate(n=Sum("attempts"))["n"] or 0
+        if broker.llen(queue) or claimed != WebhookDelivery.objects.count():
+            return False
+        return at is None or not due_and_free(at)
+
+    def settle(at=None):
+        deadline = time.monotonic() + 60
+        while not idle(at):
+            if time.monotonic() > deadline:
+                raise AssertionError("the worker did not finish the step's attempts within 60 s")
+            time.sleep(0.02)
+
+    start = timezone.now().replace(microsecond=0)
+    attempts: dict[str, list[float]] = {}
+    seen: dict[str, int] = {}
+    pending_revokes = dict(revokes)
+    pending_modes = dict(modes)
+    t = start
+    steps = 0
+    while True:
+        offset = (t - start).total_seconds()
+        for second in sorted(s for s in pending_modes if s <= offset):
+            urllib.request.urlopen(f"{control_url}/{pending_modes.pop(second)}", timeout=5).read()  # noqa: S310
+        for consent_id, second in list(pending_revokes.items()):
+            if second <= offset:
+                consent = Consent.objects.get(pk=consent_id)
+                with time_machine.travel(t, tick=False):
+                    services.consent_revoke(person=consent.person, consent_id=consent.pk, reason="outage day")
+                del pending_revokes[consent_id]
+        settle()  # the withdrawal's own queueing runs at the clock's time: not due yet, nothing sent
+        webhooks.events_sweep(now=t)
+        settle(t)
+        steps += 1
+        for event_id, made in WebhookEvent.objects.values_list("event_id", "attempts"):
+            attempts.setdefault(event_id, []).extend([offset] * (made - seen.get(event_id, 0)))
+            seen[event_id] = made
+        upcoming = [
+            at
+            for at in WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING, next_attempt_at__gt=t).values_list(
+                "next_attempt_at", flat=True
+            )
+        ]
+        upcoming += [start + timedelta(seconds=s) for s in [*pending_revokes.values(), *pending_modes]]
+        if not upcoming or offset > until:
+            break
+        t = min(upcoming)
+    return {"start": start.isoformat(), "steps": steps, "attempts": attempts, "end": offset}

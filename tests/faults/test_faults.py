@@ -12,11 +12,11 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.faults.stack import free_port, http, wait_until
+from tests.faults.fakes import Receiver
+from tests.faults.stack import http, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -34,48 +34,6 @@ INVARIANTS = "from tests.faults.scenarios import invariants\nprint(json.dumps(in
 def seed(stack, db, **kwargs):
     args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     return stack.django(db, f"from tests.faults.scenarios import seed\nprint(json.dumps(seed({args})))")
-
-
-class Receiver:
-    """A webhook receiver on loopback that records every delivery; it can hold the first one open."""
-
-    def __init__(self, hold_first: bool = False):
-        self.received: list[str] = []
-        self.first_arrived = threading.Event()
-        self.release = threading.Event()
-        self.hold_first = hold_first
-        self.up = True
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if not receiver.up:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                first = not receiver.first_arrived.is_set()
-                receiver.received.append(self.headers["webhook-id"])
-                receiver.first_arrived.set()
-                if first and receiver.hold_first:
-                    receiver.release.wait(30)  # the worker is killed while it waits for this answer
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
 
 
 @pytest.fixture
