@@ -6,6 +6,26 @@ because their text form is where JSON encoders disagree.
 
 import hashlib
 import json
+from json.encoder import c_make_encoder, encode_basestring
+
+# The same encoder json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds on every
+# call, built once: the C encoder when there is one (CPython), the pure-Python one otherwise.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+encode_string = encode_basestring  # a str as a JSON string, without escaping non-ASCII
+
+
+def _unserializable(value):
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+if c_make_encoder is not None:
+    _c_encode = c_make_encoder(None, _unserializable, encode_basestring, None, ":", ",", True, False, True)
+
+    def encode_value(value) -> str:
+        """Canonical JSON text of a value from a database row (never self-referencing, so no cycle check)."""
+        return "".join(_c_encode(value, 0))
+else:  # pragma: no cover (interpreters without the C accelerator)
+    encode_value = _ENCODER.encode
 
 
 def _check(value):
@@ -28,7 +48,7 @@ def canonical_json(value) -> bytes:
 
 def canonical_json_checked(value) -> bytes:
     """For values already checked (an event's data is checked when it is recorded): the hot path of hashing."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def sha256_hex(value) -> str:

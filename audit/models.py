@@ -2,7 +2,9 @@ import hashlib
 
 from django.db import models
 
-from audit.canonical import canonical_json_checked
+from audit.canonical import canonical_json_checked, encode_string, encode_value
+
+_string, _value = encode_string, encode_value
 
 # A leaf (level 0) or inner node is stored under one integer key: the level in the top byte.
 NODE_LEVEL_SHIFT = 56
@@ -63,6 +65,24 @@ class AuditEvent(models.Model):
 
 
 def leaf_body(seq, time, actor_type, actor_id, actor_label, action, target_type, target_id, data, organization_id):
+    """The canonical JSON (sorted keys, no whitespace, UTF-8) of an event: what its leaf commits to.
+
+    Written out field by field in sorted key order rather than through a dict and a sorting encoder: the
+    bytes are the same (tests compare both on random events), in half the time, and the integrator and
+    `audit_verify` build one per event. Any value outside the expected types takes the general path.
+    """
+    if (
+        type(seq) is int
+        and (organization_id is None or type(organization_id) is int)
+        and type(actor_type) is type(actor_id) is type(actor_label) is type(action) is str
+        and type(target_type) is type(target_id) is str
+    ):
+        return (
+            f'{{"action":{_string(action)},"actor_id":{_string(actor_id)},"actor_label":{_string(actor_label)},'
+            f'"actor_type":{_string(actor_type)},"data":{_value(data)},'
+            f'"organization_id":{"null" if organization_id is None else organization_id},"seq":{seq},'
+            f'"target_id":{_string(target_id)},"target_type":{_string(target_type)},"time":"{time.isoformat()}"}}'
+        ).encode()
     # `data` was checked for canonical JSON when the event was recorded (audit.services.event_record).
     return canonical_json_checked(
         {
@@ -119,6 +139,20 @@ class AuditTree(models.Model):
 
     def __str__(self):
         return f"audit tree of {self.size} leaves"
+
+
+class AuditGap(models.Model):
+    """Event numbers [first, last] the integrator passed without finding an event: a writer's transaction may
+    still commit them (a late event) or never will (rolled back). The integrator looks for events in these
+    ranges on each run until `noticed` is older than its late window, instead of scanning every recent event.
+    """
+
+    first = models.BigIntegerField(primary_key=True)
+    last = models.BigIntegerField()
+    noticed = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"events #{self.first}..#{self.last} not seen yet"
 
 
 class AuditCheckpoint(models.Model):

@@ -3,7 +3,9 @@ checkpoints, purge old event bodies.
 
 An append takes its `seq` from a database sequence and inserts one row: writers never wait on each
 other. The integrator (a beat task every 30 s, and on demand before a proof is needed) is the only
-writer of the tree; it locks the `AuditTree` row, never an appender's.
+writer of the tree; it locks the `AuditTree` row, never an appender's. It takes events in seq order after
+the highest one integrated and records the numbers it passed without an event (`AuditGap`): a transaction
+that commits late is found there, within LATE_WINDOW, without rescanning recent events.
 """
 
 import base64
@@ -18,15 +20,25 @@ from django.utils.translation import gettext_lazy as _
 
 from audit import keys, merkle, note
 from audit.canonical import canonical_json
-from audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditTree, leaf_body, node_key
+from audit.models import (
+    AuditCheckpoint,
+    AuditEvent,
+    AuditGap,
+    AuditLeaf,
+    AuditNode,
+    AuditTree,
+    leaf_body,
+    node_key,
+)
 from errors import ApplicationError
 
 GENESIS = "0" * 64
 SEQUENCE = "audit_event_seq"
-# An event whose transaction commits this long after it was written is still folded in; the integrator
-# looks back this far for events with a seq below the highest one it has integrated.
+# An event whose transaction commits this long after the integrator passed its seq is still folded in: the
+# integrator keeps the gaps it passed this long (`AuditGap`) and looks for events in them on each run.
 LATE_WINDOW = timedelta(hours=1)
 BATCH = 20_000
+GAPS_PER_QUERY = 200
 
 
 class PurgeRefused(ApplicationError):
@@ -80,7 +92,8 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None, o
     without it the target's organisation is used when it has one.
     """
     data = data or {}
-    canonical_json(data)  # refuse a float or a non-string key now, not when the integrator hashes it
+    # Refuse a float or a non-string key now, not when the integrator hashes it; the text is what is stored.
+    data_json = canonical_json(data).decode()
     actor_type, actor_id, actor_label = _describe(actor)
     target_type, target_id, _ = _describe(target) if target is not None else ("", "", "")
     # No savepoint of its own: a failed insert fails the caller's transaction anyway, and a savepoint
@@ -98,24 +111,29 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None, o
         organization_id=_organization_id(organization, target, data),
     )
     if connection.vendor == "postgresql":
-        _insert_with_sequence(event)
+        _insert_with_sequence(event, data_json)
     else:
         event.seq = _next_seq()
         event.save(force_insert=True)
     return event
 
 
-def _insert_with_sequence(event: AuditEvent) -> None:
-    """One round trip: the row takes its seq from the sequence in the INSERT itself."""
-    fields = [f for f in AuditEvent._meta.concrete_fields if f.attname not in ("id", "seq")]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {AuditEvent._meta.db_table} (seq, {columns}) "  # noqa: S608
-        f"VALUES (nextval('{SEQUENCE}'), {', '.join(['%s'] * len(fields))}) RETURNING id, seq"
-    )
+_INSERT_SQL = (
+    'INSERT INTO audit_auditevent (seq, "time", actor_type, actor_id, actor_label, "action", target_type, target_id, '
+    "data, organization_id) VALUES (nextval('audit_event_seq'), %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s) "
+    "RETURNING id, seq"
+)
+
+
+def _insert_with_sequence(event: AuditEvent, data_json: str) -> None:
+    """One round trip: the row takes its seq from the sequence in the INSERT itself. The SQL is built once and
+    the data goes as the canonical text already made, not through the model's field preparation again."""
+    values = [
+        event.time, event.actor_type, event.actor_id, event.actor_label, event.action, event.target_type,
+        event.target_id, data_json, event.organization_id,
+    ]  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(_INSERT_SQL, values)
         event.id, event.seq = cursor.fetchone()
     event._state.adding, event._state.db = False, connection.alias
 
@@ -163,44 +181,86 @@ def tree_root(size: int) -> bytes:
     return merkle.Frontier(size, [hashes[n] for n in edge]).root()
 
 
-def _integrate_batch() -> int:
+EVENT_COLUMNS = (
+    "seq", "time", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id", "data",
+    "organization_id",
+)  # fmt: skip
+
+
+def _late_events(tree: AuditTree, now: datetime) -> list[tuple]:
+    """Events committed after the integrator passed their number: looked for only in the recorded gaps."""
+    AuditGap.objects.filter(noticed__lt=now - LATE_WINDOW).delete()
+    gaps = list(AuditGap.objects.order_by("first").values_list("first", "last"))
+    integrated = AuditLeaf.objects.filter(seq=OuterRef("seq"))
+    found = []
+    for at in range(0, len(gaps), GAPS_PER_QUERY):  # a bounded OR: SQLite caps an expression's depth
+        in_gaps = Q()
+        for first, last in gaps[at : at + GAPS_PER_QUERY]:
+            in_gaps |= Q(seq__range=(first, last))
+        found += (
+            AuditEvent.objects.filter(in_gaps, seq__lte=tree.last_seq)
+            .exclude(Exists(integrated))
+            .order_by("seq")
+            .values_list(*EVENT_COLUMNS)
+        )
+    return sorted(found, key=lambda row: row[0])
+
+
+def _gaps(after: int, seqs: list[int], now: datetime) -> list[AuditGap]:
+    """Every run of numbers missing between `after` and the seqs just integrated."""
+    gaps, previous = [], after
+    for seq in seqs:
+        if seq > previous + 1:
+            gaps.append(AuditGap(first=previous + 1, last=seq - 1, noticed=now))
+        previous = seq
+    return gaps
+
+
+def _integrate_batch(batch: int = BATCH, *, late: bool = False) -> int:
     with transaction.atomic():
         tree = _lock_tree()
-        integrated = AuditLeaf.objects.filter(seq=OuterRef("seq"))
-        late = Q(seq__lte=tree.last_seq, time__gte=timezone.now() - LATE_WINDOW) & ~Exists(integrated)
-        pending = list(
-            AuditEvent.objects.filter(Q(seq__gt=tree.last_seq) | late)
+        now = timezone.now()
+        pending = _late_events(tree, now) if late else []
+        pending += (
+            AuditEvent.objects.filter(seq__gt=tree.last_seq)
             .order_by("seq")
-            .values_list(
-                "seq", "time", "actor_type", "actor_id", "actor_label", "action",
-                "target_type", "target_id", "data", "organization_id",
-            )[:BATCH]
-        )  # fmt: skip
+            .values_list(*EVENT_COLUMNS)[: max(0, batch - len(pending))]
+        )
         if not pending:
             return 0
         edge = merkle.frontier_nodes(tree.size)
         stored = node_hashes(edge) if edge else {}
         frontier = merkle.Frontier(tree.size, [stored[n] for n in edge])
         leaves, nodes = [], []
+        sha256 = hashlib.sha256
         for row in pending:
             leaves.append((frontier.size, row[0]))
-            for (level, index), value in frontier.append(merkle.leaf_hash(leaf_body(*row))):
+            for (level, index), value in frontier.append(sha256(b"\x00" + leaf_body(*row)).digest()):
                 nodes.append((node_key(level, index), value))
         _insert_rows(AuditLeaf, ["index", "seq"], leaves)
         _insert_rows(AuditNode, ["key", "hash"], nodes)
+        new = [row[0] for row in pending if row[0] > tree.last_seq]
+        if new:
+            # Few rows; a gap already recorded (only after the tree was reset by hand) is kept as it was.
+            AuditGap.objects.bulk_create(_gaps(tree.last_seq, new, now), ignore_conflicts=True)
         tree.size = frontier.size
         tree.last_seq = max(tree.last_seq, pending[-1][0])
         tree.save(update_fields=["size", "last_seq"])
         return len(pending)
 
 
-def tree_integrate() -> int:
-    """Fold every committed event not yet in the tree into it, in seq order; returns how many."""
+def tree_integrate(*, limit: int | None = None) -> int:
+    """Fold every committed event not yet in the tree into it (at most `limit`), in seq order; returns how many.
+
+    Events are taken in seq order after the highest one integrated; an event whose transaction committed
+    after the integrator passed its number (a gap) is folded in when it appears, within LATE_WINDOW.
+    """
     total = 0
     while True:
-        done = _integrate_batch()
+        batch = BATCH if limit is None else min(BATCH, limit - total)
+        done = _integrate_batch(batch, late=total == 0) if batch > 0 else 0
         total += done
-        if done < BATCH:
+        if done < batch or batch == 0:
             return total
 
 

@@ -10,9 +10,18 @@ What is checked, in one pass over the leaves in order:
 - every event older than the integrator's late window is in the tree.
 A rewind that also deletes the newest checkpoints leaves a shorter but consistent log: only a checkpoint
 kept outside (`trusted`, from a witness or a record) catches that, as in Certificate Transparency.
+
+The walk goes a chunk of CHUNK leaves at a time, each chunk a perfect subtree: its leaf hashes, then its
+levels built whole, compared with the stored hashes of the chunk's range in one query per chunk; above
+the chunks only 2n / CHUNK subtrees remain. On PostgreSQL a second connection in the same exported
+snapshot reads the next chunk while this one hashes. Memory stays at one chunk, whatever the log's size.
 """
 
+import bisect
+import hashlib
 import json
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +31,16 @@ from django.utils import timezone
 
 from audit import keys, merkle, note
 from audit.canonical import canonical_json
-from audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditTree, leaf_body, node_key
+from audit.models import (
+    NODE_LEVEL_SHIFT,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditLeaf,
+    AuditNode,
+    AuditTree,
+    leaf_body,
+    node_key,
+)
 from audit.services import LATE_WINDOW, checkpoint_link
 
 CHUNK = 5000
@@ -107,19 +125,105 @@ def _purge_horizon() -> int:
     return horizon
 
 
-def _rows():
-    """(index, leaf seq, stored leaf hash, event fields or None) in leaf order, streamed."""
-    leaf, event, node = AuditLeaf._meta.db_table, AuditEvent._meta.db_table, AuditNode._meta.db_table
+CHUNK_LEVEL = 14
+CHUNK = 1 << CHUNK_LEVEL  # leaves per chunk: a perfect subtree, so a chunk's inner nodes are its own
+
+
+def _leaf_rows():
+    """(index, seq, event fields or Nones) in leaf order, streamed from a server-side cursor, a chunk at a time."""
+    leaf, event = AuditLeaf._meta.db_table, AuditEvent._meta.db_table
     sql = (
-        f'SELECT l."index", l.seq, n.hash, e.seq, e.time, e.actor_type, e.actor_id, e.actor_label, e.action, '  # noqa: S608
+        f'SELECT l."index", l.seq, e.seq, e.time, e.actor_type, e.actor_id, e.actor_label, e.action, '  # noqa: S608
         f"e.target_type, e.target_id, e.data, e.organization_id "
-        f'FROM {leaf} l LEFT JOIN {node} n ON n."key" = l."index" LEFT JOIN {event} e ON e.seq = l.seq '
-        f'ORDER BY l."index"'
+        f'FROM {leaf} l LEFT JOIN {event} e ON e.seq = l.seq ORDER BY l."index"'
     )
+    convert = connection.vendor != "postgresql"
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql)
         while rows := cursor.fetchmany(CHUNK):
-            yield from rows
+            while len(rows) < CHUNK and (more := cursor.fetchmany(CHUNK - len(rows))):
+                rows += more  # every chunk but the last is whole, so chunks stay aligned subtrees
+            if convert:
+                rows = [(*row[:3], _time(row[3]), *row[4:]) if row[2] is not None else row for row in rows]
+            yield rows
+
+
+def _chunks():
+    """(leaf rows, stored subtree hashes over them) for each chunk, in leaf order."""
+    start = 0
+    for rows in _leaf_rows():
+        yield rows, _stored_nodes(start, len(rows), range(CHUNK_LEVEL + 1))
+        start += len(rows)
+
+
+def _read_ahead(snapshot: str):
+    """`_chunks()` read by a thread on a connection of its own, in the verifier's snapshot (PostgreSQL's
+    exported snapshots, as pg_dump's parallel workers use): the database reads the next chunk while this
+    thread hashes the current one."""
+    found: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                found.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+                for item in _chunks():
+                    if not put(item):
+                        return
+            put(None)
+        except Exception as exc:  # handed to the verifier, which raises it
+            put(exc)
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=read, name="audit-verify-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := found.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _stored_nodes(start: int, count: int, levels: range) -> dict[int, list[tuple[int, bytes]]]:
+    """The stored (key, hash) of the perfect subtrees at `levels` over leaves [start, start + count), by level."""
+    ranges, params = [], []
+    for level in levels:
+        first, end = start >> level, (start + count) >> level
+        if end > first:
+            ranges.append('("key" >= %s AND "key" < %s)')
+            params += [node_key(level, first), node_key(level, end)]
+    found = {level: [] for level in levels}
+    if not ranges:
+        return found
+    sql = f'SELECT "key", hash FROM {AuditNode._meta.db_table} WHERE {" OR ".join(ranges)} ORDER BY "key"'  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for key, value in cursor.fetchall():
+            found[key >> NODE_LEVEL_SHIFT].append((key, value))
+    return found
+
+
+def _first_difference(level: int, first: int, computed: list[bytes], stored: list[tuple[int, bytes]]) -> int:
+    """The index of the first subtree at `level` whose stored hash is missing or not the computed one."""
+    by_key = {key: bytes(value) for key, value in stored}
+    for offset, value in enumerate(computed):
+        if by_key.get(node_key(level, first + offset)) != value:
+            return first + offset
+    return first + len(computed)  # a stored hash beyond the computed ones
 
 
 def _time(value):
@@ -129,101 +233,157 @@ def _time(value):
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _data(value):
-    return json.loads(value) if isinstance(value, str) else value
-
-
-class _InnerNodes:
-    """Compares recomputed subtree hashes with the stored ones, a batch at a time."""
+class _Tree:
+    """The tree recomputed a chunk at a time: each chunk's levels in full (while it is checked), and above
+    the chunks every perfect subtree over whole chunks, which are few (2n / CHUNK)."""
 
     def __init__(self):
-        self.pending: dict[int, bytes] = {}
+        self.size = 0
+        self.chunk_start = 0
+        self.levels: list[list[bytes]] = []  # levels[l][i]: subtree (l, chunk_start >> l + i)
+        self.upper: list[list[bytes]] = []  # upper[k][i]: subtree (CHUNK_LEVEL + k, i)
+        self.completed_upper: list[tuple[int, int, bytes]] = []
 
-    def add(self, level: int, index: int, value: bytes) -> Result | None:
-        self.pending[node_key(level, index)] = value
-        return self.flush() if len(self.pending) >= CHUNK else None
+    def add_chunk(self, leaves: list[bytes]) -> None:
+        self.chunk_start, self.size = self.size, self.size + len(leaves)
+        levels, level = [leaves], leaves
+        sha256 = hashlib.sha256
+        while len(level) > 1:
+            level = [
+                sha256(b"\x01" + left + right).digest() for left, right in zip(level[::2], level[1::2], strict=False)
+            ]
+            levels.append(level)
+        self.levels = levels
+        if len(leaves) == CHUNK:
+            self._add_upper(0, levels[CHUNK_LEVEL][0])
 
-    def flush(self) -> Result | None:
-        stored = dict(AuditNode.objects.filter(key__in=self.pending).values_list("key", "hash"))
-        for key, value in self.pending.items():
-            if key not in stored or bytes(stored[key]) != value:
-                level, index = key >> 56, key & ((1 << 56) - 1)
-                self.pending = {}
-                return Result(False, 0, f"subtree {level}/{index}", "a stored subtree hash differs from the events")
-        self.pending = {}
-        return None
+    def _add_upper(self, k: int, value: bytes) -> None:
+        if k == len(self.upper):
+            self.upper.append([])
+        self.upper[k].append(value)
+        if k:
+            self.completed_upper.append((CHUNK_LEVEL + k, len(self.upper[k]) - 1, value))
+        if len(self.upper[k]) % 2 == 0:
+            self._add_upper(k + 1, merkle.node_hash(self.upper[k][-2], value))
+
+    def node(self, level: int, index: int) -> bytes:
+        if level < CHUNK_LEVEL:
+            return self.levels[level][index - (self.chunk_start >> level)]
+        return self.upper[level - CHUNK_LEVEL][index]
+
+    def root(self, size: int) -> bytes:
+        """The root of the tree's first `size` leaves, for `size` within the chunk just added."""
+        edge = [self.node(level, index) for level, index in merkle.frontier_nodes(size)]
+        return merkle.Frontier(size, edge).root()
+
+
+def _chunk_verify(recomputed: _Tree, rows, stored, horizon: int, sizes: list[int], by_size) -> Result | None:
+    """Check one chunk of leaves: numbering, event bodies against leaf hashes, the signed roots of the
+    checkpoints that end in it, then every stored subtree hash inside it. Failures name the first leaf."""
+    start = recomputed.size
+    stored_leaves = dict(stored[0])
+    leaves = []
+    sha256 = hashlib.sha256
+    loads = json.loads
+    for position, (index, leaf_seq, seq, *event) in enumerate(rows, start=start):
+        if index != position:
+            where = f"leaf {index} (event seq {leaf_seq})"
+            return Result(False, position, f"leaf {position}", "leaf missing", f"leaf {position}", where)
+        value = stored_leaves.get(index)
+        if value is None:
+            return Result(False, position, f"leaf {index} (event seq {leaf_seq})", "its hash is missing")
+        if seq is None:
+            if index > horizon:
+                where = f"leaf {index} (event seq {leaf_seq})"
+                return Result(False, position, where, "event deleted", f"event seq {leaf_seq}", "nothing")
+            leaves.append(bytes(value))
+        else:
+            # A raw cursor hands JSON columns back as text (Django parses them only for models).
+            data = event[7]
+            event[7] = loads(data) if type(data) is str else data
+            leaves.append(sha256(b"\x00" + leaf_body(seq, *event)).digest())
+    stored_level = [bytes(value) for _key, value in stored[0]]
+    if stored_level != leaves:
+        at = next(i for i, (a, b) in enumerate(zip(leaves, stored_level, strict=True)) if a != b)
+        where = f"leaf {rows[at][0]} (event seq {rows[at][1]})"
+        problem = "content does not match its leaf hash"
+        return Result(False, start + at, where, problem, leaves[at].hex(), stored_level[at].hex())
+    recomputed.add_chunk(leaves)
+    for size in sizes[bisect.bisect_right(sizes, start) : bisect.bisect_right(sizes, recomputed.size)]:
+        checkpoint, root = by_size[size], recomputed.root(size)
+        if root.hex() != checkpoint.root_hash:
+            where = f"checkpoint {checkpoint.number} (size {checkpoint.size})"
+            problem = "the recomputed tree differs from the signed checkpoint"
+            return Result(False, size, where, problem, checkpoint.root_hash, root.hex())
+    for level in range(1, len(recomputed.levels)):
+        if [bytes(value) for _key, value in stored[level]] != recomputed.levels[level]:
+            index = _first_difference(level, start >> level, recomputed.levels[level], stored[level])
+            return Result(False, start, f"subtree {level}/{index}", "a stored subtree hash differs from the events")
+    return None
+
+
+def _upper_verify(recomputed: _Tree) -> Result | None:
+    """The subtrees over whole chunks (a few per million leaves), compared with the stored ones at the end."""
+    computed = {node_key(level, index): value for level, index, value in recomputed.completed_upper}
+    stored = dict(AuditNode.objects.filter(key__in=computed).values_list("key", "hash"))
+    for key, value in sorted(computed.items()):
+        if key not in stored or bytes(stored[key]) != value:
+            level, index = key >> NODE_LEVEL_SHIFT, key & ((1 << NODE_LEVEL_SHIFT) - 1)
+            where = f"subtree {level}/{index}"
+            return Result(False, recomputed.size, where, "a stored subtree hash differs from the events")
+    return None
 
 
 def log_verify(progress: Callable[[int, int], None] | None = None, trusted: note.Checkpoint | None = None) -> Result:
     outermost = not connection.in_atomic_block
     with transaction.atomic():
+        chunks = None
         if outermost and connection.vendor == "postgresql":  # one snapshot for the whole walk
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return _verify(progress, trusted)
+                cursor.execute("SELECT pg_export_snapshot()")
+                chunks = _read_ahead(cursor.fetchone()[0])
+        # Inside a caller's transaction another connection could not see its writes: read in this thread.
+        try:
+            return _verify(progress, trusted, chunks or _chunks())
+        finally:
+            if chunks is not None:
+                chunks.close()  # stops the reader at once when a failure ends the walk early
 
 
-def _verify(progress, trusted) -> Result:
+def _verify(progress, trusted, chunks) -> Result:
     checkpoints = list(AuditCheckpoint.objects.order_by("number"))
     failure = _checkpoints_verify(checkpoints)
     if failure is None and trusted is not None:
         failure = _trusted_verify(trusted, checkpoints)
     if failure:
         return failure
-    roots = {c.size: (c, bytes.fromhex(c.root_hash)) for c in checkpoints}
+    sizes = sorted(c.size for c in checkpoints)
+    by_size = {c.size: c for c in checkpoints}
     horizon = _purge_horizon()
     tree = AuditTree.objects.filter(id=1).first()
     total = tree.size if tree else 0
-    frontier, inner, checked = merkle.Frontier(), _InnerNodes(), 0
-    for index, leaf_seq, stored, *event in _rows():
-        where = f"leaf {index} (event seq {leaf_seq})"
-        if index != frontier.size:
-            return Result(False, checked, f"leaf {frontier.size}", "leaf missing", f"leaf {frontier.size}", where)
-        if stored is None:
-            return Result(False, checked, where, "its hash is missing")
-        stored = bytes(stored)
-        if event[0] is None:
-            if index > horizon:
-                return Result(False, checked, where, "event deleted", f"event seq {leaf_seq}", "nothing")
-            leaf = stored
-        else:
-            event[1], event[8] = _time(event[1]), _data(event[8])
-            leaf = merkle.leaf_hash(leaf_body(*event))
-            if leaf != stored:
-                return Result(False, checked, where, "content does not match its leaf hash", leaf.hex(), stored.hex())
-        for (level, node_index), value in frontier.append(leaf)[1:]:
-            if failure := inner.add(level, node_index, value):
-                failure.checked = checked
-                return failure
-        checked += 1
-        if frontier.size in roots:
-            checkpoint, signed_root = roots[frontier.size]
-            if frontier.root() != signed_root:
-                return Result(
-                    False,
-                    checked,
-                    f"checkpoint {checkpoint.number} (size {checkpoint.size})",
-                    "the recomputed tree differs from the signed checkpoint",
-                    signed_root.hex(),
-                    frontier.root().hex(),
-                )
+    recomputed = _Tree()
+    for rows, stored in chunks:
+        if failure := _chunk_verify(recomputed, rows, stored, horizon, sizes, by_size):
+            return failure
         if progress:
-            progress(checked, total)
-    if failure := inner.flush():
-        failure.checked = checked
+            progress(recomputed.size, total)
+    if failure := _upper_verify(recomputed):
         return failure
+    checked = recomputed.size
     newest = checkpoints[-1] if checkpoints else None
-    if newest and newest.size > frontier.size:
+    if newest and newest.size > checked:
         return Result(
             False,
             checked,
             f"checkpoint {newest.number}",
             "the log was cut: leaves missing under the newest checkpoint",
             f"{newest.size} leaves",
-            f"{frontier.size} leaves",
+            f"{checked} leaves",
         )
-    if tree and tree.size != frontier.size:
-        size = str(frontier.size)
+    if tree and tree.size != checked:
+        size = str(checked)
         return Result(False, checked, "tree", "the tree's size does not match its leaves", str(tree.size), size)
     cutoff = timezone.now() - LATE_WINDOW
     stray = (

@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from audit import merkle
-from audit.models import AuditEvent, AuditLeaf, AuditTree
-from audit.services import log_integrate, tree_root
+from audit.models import AuditEvent, AuditGap, AuditLeaf, AuditTree, leaf_body, node_key
+from audit.services import log_integrate, tree_integrate, tree_root
 from tests.audit.helpers import run_verify, tamper
 from tests.conftest import migrate
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("latest_schema_afterwards")]
 
 CHAIN = [("audit", "0003_checkpoint_chain_and_organization")]
-TREE = [("audit", "0004_transparency_log")]
+TREE = [("audit", "0005_integration_gaps")]
 fold = importlib.import_module("audit.migrations.0004_transparency_log")
 
 
@@ -57,3 +57,33 @@ def test_a_broken_chain_is_refused_not_laundered_into_a_fresh_tree():
     with pytest.raises(RuntimeError, match="broken at seq 2"):
         migrate(TREE)
     tamper("DELETE FROM audit_auditevent")  # so that the next test finds the schema at the newest migration
+
+
+def test_a_gap_the_integrator_passed_before_the_gaps_were_recorded_is_still_watched():
+    """Seq 2's transaction was still open when the integrator folded 1 and 3, before migration 0005."""
+    apps = migrate([("audit", "0004_transparency_log")])
+    Event, Leaf, Node, Tree = (
+        apps.get_model("audit", n) for n in ("AuditEvent", "AuditLeaf", "AuditNode", "AuditTree")
+    )
+    now = datetime.now(UTC)
+    hashes = []
+    for index, seq in enumerate((1, 3)):
+        event = Event.objects.create(seq=seq, time=now, actor_type="system", actor_label="alice", action="thing.create")
+        body = leaf_body(seq, event.time, "system", "", "alice", "thing.create", "", "", {}, None)
+        hashes.append(merkle.leaf_hash(body))
+        Leaf.objects.create(index=index, seq=seq)
+        Node.objects.create(key=node_key(0, index), hash=hashes[-1])
+    Node.objects.create(key=node_key(1, 0), hash=merkle.node_hash(*hashes))
+    Tree.objects.create(id=1, size=2, last_seq=3)
+    migrate(TREE)
+    assert list(AuditGap.objects.values_list("first", "last")) == [(2, 2)]
+    tamper(
+        "INSERT INTO audit_auditevent (seq, time, actor_type, actor_id, actor_label, action, target_type, target_id,"
+        " data, organization_id) VALUES (2, %s, 'system', '', 'alice', 'thing.create', '', '', '{}', NULL)",
+        [now],
+    )  # ... and now it commits
+    assert tree_integrate() == 1
+    assert AuditLeaf.objects.get(index=2).seq == 2
+    assert run_verify()[0] == 0
+    for table in ("audit_auditgap", "audit_auditnode", "audit_auditleaf", "audit_audittree", "audit_auditevent"):
+        tamper(f"DELETE FROM {table}")  # noqa: S608 (the next test starts from an empty log)

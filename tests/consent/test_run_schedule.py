@@ -52,6 +52,7 @@ def test_a_failing_task_is_reported_and_the_others_still_run(settings, organizat
     assert AuditCheckpoint.objects.exists()
 
 
+@pytest.mark.django_db  # importing the task modules lets Celery's Django fixup check the connection
 def test_it_refuses_to_run_beside_a_broker_and_names_unknown_tasks(settings):
     settings.CELERY_BROKER_URL, settings.CELERY_TASK_ALWAYS_EAGER = "redis://127.0.0.1:6379/0", False
     with pytest.raises(CommandError, match="celery -A config beat"):
