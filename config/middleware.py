@@ -1,5 +1,5 @@
 """Refuse a request body that is too large before anything reads it; a clean 503 while the database is away;
-choose the language of the answer."""
+choose the language of the answer; the verify call's short way past the rest."""
 
 import sys
 
@@ -8,8 +8,10 @@ from django.core.signals import got_request_exception
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.middleware.locale import LocaleMiddleware
+from django.middleware.security import SecurityMiddleware
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
@@ -114,3 +116,43 @@ class LanguageMiddleware(LocaleMiddleware):
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
         return None
+
+
+class TokenVerifyShortcutMiddleware:
+    """Serve `POST /api/v1/tokens/verify` by consent.api.verify.token_verify_lean, before the middleware an
+    API call has no use for (static files, sessions, users, CSRF, OTP, messages, CSP); whatever it declines
+    goes on through the whole stack.
+
+    Placed right after DatabaseUnavailableMiddleware (whose 503 covers this path too), it does here what
+    the middleware it skips would do to such a call: the HTTPS redirect and the body size limit send the
+    call on to them; the security headers come from SecurityMiddleware's own process_response, the
+    language headers as LanguageMiddleware sets them for the API.
+    """
+
+    def __init__(self, get_response):
+        from consent.api.verify import PATH, token_verify_lean  # the app registry is ready by now
+
+        self.get_response = get_response
+        self.security = SecurityMiddleware(get_response)
+        self.path, self.answer = PATH, token_verify_lean
+
+    def __call__(self, request):
+        if request.method != "POST" or request.path_info != self.path or not self._fits(request):
+            return self.get_response(request)
+        response = self.answer(request)
+        if response is None:
+            return self.get_response(request)
+        response["Content-Language"] = api_language(request.headers.get("Accept-Language", ""))
+        patch_vary_headers(response, ("Accept-Language",))
+        return self.security.process_response(request, response)
+
+    @staticmethod
+    def _fits(request) -> bool:
+        """Neither an HTTPS redirect due nor a body over the limit (their middleware answers those)."""
+        if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+            return False
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        return length <= settings.REQUEST_BODY_MAX_BYTES

@@ -1,10 +1,19 @@
 """Reads scoped by who is asking. A missing or foreign object is a 404, never a 403 that confirms it exists."""
 
+import functools
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Length
 from django.http import Http404
 
+from consent.hotsql import hot_cursor
 from consent.models import (
+    ApiKey,
     Consent,
     ConsentRequest,
     OrganizationSettings,
@@ -289,3 +298,84 @@ def output_get_for_person(*, person: Person, consent_id: int, receipt_id) -> Out
 
 def output_thumbnails_shown(*, person: Person) -> bool:
     return OutputDisplay.objects.filter(person=person, show_thumbnails=True).exists()
+
+
+# ---- the verify hot path ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyCaller:
+    """An API key as the verify call needs it, with the presented consent if the key's organisation has it."""
+
+    key_id: int
+    secret_hash: str
+    scopes: list[str]
+    revoked: bool
+    touch_due: bool  # last_used_at older than a minute (or never set)
+    organization_id: int
+    organization_public_id: str
+    require_media_binding: bool
+    consent: "ConsentState | None"  # the consent asked for, only if it belongs to the key's organisation
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    """What token_verify reads of a consent, read live (no model instance on the hot path)."""
+
+    pk: int
+    state: str
+    modality: str
+    operations: list[str]
+
+
+@functools.cache
+def _verify_caller_sql() -> str:
+    key, org = ApiKey._meta.db_table, Organization._meta.db_table
+    org_settings, consent = OrganizationSettings._meta.db_table, Consent._meta.db_table
+    # One statement, by unique prefix and primary key, no ORDER BY. The consent join carries the
+    # organisation scope: another organisation's consent id reads as no consent at all.
+    # Table names from the models, every value a parameter.
+    return (
+        "SELECT k.id, k.secret_hash, k.scopes, k.revoked_at IS NOT NULL,"  # noqa: S608
+        " (k.last_used_at IS NULL OR k.last_used_at < %s), k.organization_id, o.public_id,"
+        " s.require_media_binding, c.id, c.state, c.modality, c.operations"
+        f" FROM {key} k JOIN {org} o ON o.id = k.organization_id"
+        f" LEFT JOIN {org_settings} s ON s.organization_id = k.organization_id"
+        f" LEFT JOIN {consent} c ON c.id = %s AND c.organization_id = k.organization_id"
+        " WHERE k.prefix = %s"
+    )
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def verify_caller_get(*, prefix: str, consent_id: int | None, now: datetime) -> VerifyCaller | None:
+    """The key `prefix` and, scoped to its organisation, consent `consent_id` (live state), in one query.
+
+    Nothing is cached: a revoked key and a withdrawn consent are seen by the very next call. None when no
+    key has this prefix; the secret, revocation and scopes are the caller's to check.
+    """
+    touch_before = connection.ops.adapt_datetimefield_value(now - timedelta(minutes=1))
+    # An id beyond bigint cannot name a row, and must not reach the database as an out-of-range parameter.
+    probe = consent_id if consent_id is not None and 0 < consent_id < 2**63 else None
+    with hot_cursor() as cursor:
+        cursor.execute(_verify_caller_sql(), [touch_before, probe, prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key_id, secret_hash, scopes, revoked, touch_due, org_id, public_id, binding, cid, state, modality, ops = row
+    consent = None
+    if cid is not None:
+        consent = ConsentState(pk=cid, state=state, modality=modality, operations=_json(ops))
+    return VerifyCaller(
+        key_id=key_id,
+        secret_hash=secret_hash,
+        scopes=_json(scopes),
+        revoked=bool(revoked),
+        touch_due=bool(touch_due),
+        organization_id=org_id,
+        organization_public_id=str(uuid.UUID(str(public_id))),
+        require_media_binding=bool(binding),
+        consent=consent,
+    )

@@ -9,8 +9,10 @@ import base64
 import binascii
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -366,6 +368,15 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _consent_read(organization_id: int, cid: int) -> Consent | None:
+    # Only what the checks read, and no ORDER BY: one primary-key probe, scoped to the caller.
+    fields = ("id", "organization_id", "state", "modality", "operations")
+    try:
+        return Consent.objects.only(*fields).get(pk=cid, organization_id=organization_id)
+    except Consent.DoesNotExist:
+        return None
+
+
 def token_verify(
     *,
     token: str,
@@ -376,11 +387,14 @@ def token_verify(
     require_media_binding: bool,
     audience_public_id: str | None = None,
     now: datetime | None = None,
+    consent_read: Callable[[int], Consent | None] | None = None,
 ) -> VerifyOutcome:
     """Check a presented consent token against its signature, the calling organisation and the live consent.
 
     The calling organisation is named by its database id and, to spare a query, its public identifier
-    (looked up when not given). Never raises on bad input: every refusal is an inactive outcome with a
+    (looked up when not given). `consent_read(cid)` may hand over the consent row the caller already read
+    (it must be read live and scoped to `audience_org_id`; None: no such consent there); without it the
+    row is read here. Never raises on bad input: every refusal is an inactive outcome with a
     `VerifyReason` code.
     """
     now = now or timezone.now()
@@ -428,12 +442,8 @@ def token_verify(
     if not audience_matches:
         return _refuse(VerifyReason.WRONG_AUDIENCE, **known)
 
-    try:
-        # Only what the checks read, and no ORDER BY: one primary-key probe, scoped to the caller.
-        consent = Consent.objects.only("id", "organization_id", "state", "modality", "operations").get(
-            pk=cid, organization_id=audience_org_id
-        )
-    except Consent.DoesNotExist:
+    consent = (consent_read or partial(_consent_read, audience_org_id))(cid)
+    if consent is None:
         return _refuse(VerifyReason.UNKNOWN_CONSENT, **known)
     known["consent"] = consent
     # The live row decides, so a withdrawal is effective the moment it commits.

@@ -10,6 +10,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
+from consent.api.ratelimit import rate_limit_hit
 from consent.models import ApiKey
 from consent.services import api_key_hash, api_key_touch
 from identity.net import client_ip
@@ -78,12 +79,29 @@ class HasScope(BasePermission):
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
+    """The per-key limit (API_RATE_LIMIT), counted in one cache round trip (consent.api.ratelimit)."""
+
     scope = "api_key"
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self._wait = self.hit(self.get_cache_key(request, view))
+        return self._wait is None
+
+    def key_for(self, prefix: str) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": prefix}
+
+    def hit(self, cache_key: str) -> int | None:
+        """Count one call; None when allowed, else the seconds to wait."""
+        return rate_limit_hit(cache_key, limit=self.num_requests, period=self.duration)
+
+    def wait(self):
+        return self._wait
 
     def get_cache_key(self, request, view):
         key = request.auth
-        ident = key.prefix if isinstance(key, ApiKey) else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return self.key_for(key.prefix if isinstance(key, ApiKey) else self.get_ident(request))
 
     def get_ident(self, request):
         return client_ip(request) or "unknown"
