@@ -22,11 +22,14 @@ def presentation_record(
     reason: str,
     client_ip: str | None,
 ) -> Presentation:
-    # One insert, no audit chain append: presentations are the high-volume log themselves, and
-    # serialising every verify call on the audit head would make the hot path a single queue.
-    return Presentation.objects.create(
-        consent=consent,
-        api_key=api_key,
+    """Log one presentation (the row `presentation_log` writes) and return it as a model instance.
+
+    One insert, no audit chain append: presentations are the high-volume log themselves, and
+    serialising every verify call on the audit head would make the hot path a single queue.
+    """
+    presentation_id = presentation_log(
+        consent_id=consent.pk if consent is not None else None,
+        api_key_id=api_key.pk,
         organization_id=api_key.organization_id,
         modality=modality,
         operation=operation,
@@ -35,6 +38,7 @@ def presentation_record(
         reason=reason,
         client_ip=client_ip,
     )
+    return Presentation.objects.get(pk=presentation_id)
 
 
 @functools.cache
@@ -68,7 +72,7 @@ def presentation_log(
     reason: str,
     client_ip: str | None,
 ) -> int:
-    """presentation_record for the verify hot path: the same row as one precompiled INSERT, its id returned.
+    """Log one presentation as one precompiled INSERT and return its id (the verify hot path calls it directly).
 
     Committed (autocommit) before the caller answers, like the ORM insert it replaces on that path.
     """
