@@ -27,14 +27,19 @@ from consent.models import (
 from identity.models import Membership, Organization, Person, User
 
 
+def _first_or_404(queryset):
+    """The first row of an owner-scoped query, or a 404: another owner's object reads as no object."""
+    row = queryset.first()
+    if row is None:
+        raise Http404
+    return row
+
+
 def membership_for_operator(*, user: User, organization_id: int | None = None) -> Membership:
     memberships = Membership.objects.select_related("organization").filter(user=user)
     if organization_id:
         memberships = memberships.filter(organization_id=organization_id)
-    membership = memberships.order_by("organization__name").first()
-    if membership is None:
-        raise Http404
-    return membership
+    return _first_or_404(memberships.order_by("organization__name"))
 
 
 def _items_prefetch():
@@ -67,15 +72,11 @@ def requests_for_operator(*, organization: Organization, state: str = "", phone:
 
 
 def request_get_for_operator(*, organization: Organization, request_id: int) -> ConsentRequest:
-    request = (
+    return _first_or_404(
         ConsentRequest.objects.filter(pk=request_id, organization=organization)
         .select_related("created_by_user", "created_by_key")
         .prefetch_related(_items_prefetch(), "notifications__attempts")
-        .first()
     )
-    if request is None:
-        raise Http404
-    return request
 
 
 def consents_for_operator(*, organization: Organization, state: str = ""):
@@ -84,46 +85,32 @@ def consents_for_operator(*, organization: Organization, state: str = ""):
 
 
 def consent_get_for_operator(*, organization: Organization, consent_id: int) -> Consent:
-    consent = (
-        Consent.objects.filter(pk=consent_id, organization=organization)
-        .select_related("person", "guardian", "item__request")
-        .first()
+    return _first_or_404(
+        Consent.objects.filter(pk=consent_id, organization=organization).select_related(
+            "person", "guardian", "item__request"
+        )
     )
-    if consent is None:
-        raise Http404
-    return consent
 
 
 def consent_get_for_member(*, user: User, consent_id: int) -> Consent:
     """A consent of any organisation the operator belongs to (any role): for links that carry no `?org=`."""
-    consent = Consent.objects.filter(pk=consent_id, organization__memberships__user=user).first()
-    if consent is None:
-        raise Http404
-    return consent
+    return _first_or_404(Consent.objects.filter(pk=consent_id, organization__memberships__user=user))
 
 
 def request_get_for_person(*, person: Person, code: str) -> ConsentRequest:
-    request = (
+    return _first_or_404(
         ConsentRequest.objects.filter(code=code, person=person)
         .select_related("organization")
         .prefetch_related(_items_prefetch())
-        .first()
     )
-    if request is None:
-        raise Http404
-    return request
 
 
 def item_get_for_person(*, person: Person, code: str, item_id: int) -> RequestItem:
-    item = (
+    return _first_or_404(
         RequestItem.objects.filter(pk=item_id, request__code=code, request__person=person)
         .select_related("request__organization")
         .prefetch_related("samples")
-        .first()
     )
-    if item is None:
-        raise Http404
-    return item
 
 
 def requests_addressed_to_person(*, person: Person) -> QuerySet[ConsentRequest]:
@@ -177,42 +164,32 @@ def presentations_for_consent(*, consent: Consent) -> QuerySet[Presentation]:
 
 
 def consent_get_for_person(*, person: Person, consent_id: int) -> Consent:
-    consent = (
+    return _first_or_404(
         Consent.objects.filter(pk=consent_id, person=person)
         .select_related("organization", "item__request", "guardian")
         .prefetch_related(
             Prefetch("item__samples", queryset=Sample.objects.all()),
             "artifacts",
         )
-        .first()
     )
-    if consent is None:
-        raise Http404
-    return consent
 
 
 def sample_get_for_person(*, person: Person, code: str, item_id: int, sample_id: int) -> Sample:
     """A sample of an item of a request this person opened, not yet erased; anything else is a 404."""
-    sample = (
-        Sample.objects.filter(pk=sample_id, item_id=item_id, item__request__code=code, item__request__person=person)
-        .exclude(file="")
-        .first()
+    return _first_or_404(
+        Sample.objects.filter(
+            pk=sample_id, item_id=item_id, item__request__code=code, item__request__person=person
+        ).exclude(file="")
     )
-    if sample is None:
-        raise Http404
-    return sample
 
 
 def statement_get_for_person(*, person: Person, code: str) -> Statement:
     """The statement of a request this person opened; anything else is a 404."""
-    statement = (
-        Statement.objects.filter(request__code=code, request__person=person, person=person)
-        .select_related("request__organization", "person")
-        .first()
+    return _first_or_404(
+        Statement.objects.filter(request__code=code, request__person=person, person=person).select_related(
+            "request__organization", "person"
+        )
     )
-    if statement is None:
-        raise Http404
-    return statement
 
 
 def statement_of_request(request: ConsentRequest) -> Statement | None:
@@ -222,14 +199,11 @@ def statement_of_request(request: ConsentRequest) -> Statement | None:
 
 def statement_get_for_organization(*, organization: Organization, statement_id: int) -> Statement:
     """A statement of one of the organisation's requests (the office page, scoped to its ?org=)."""
-    statement = (
-        Statement.objects.filter(pk=statement_id, request__organization=organization)
-        .select_related("request__organization", "person", "reviewed_by")
-        .first()
+    return _first_or_404(
+        Statement.objects.filter(pk=statement_id, request__organization=organization).select_related(
+            "request__organization", "person", "reviewed_by"
+        )
     )
-    if statement is None:
-        raise Http404
-    return statement
 
 
 def samples_of_request(request: ConsentRequest) -> list[Sample]:
@@ -238,26 +212,18 @@ def samples_of_request(request: ConsentRequest) -> list[Sample]:
 
 def statement_get_for_operator(*, user: User, statement_id: int) -> Statement:
     """A statement of a request made by an organisation the operator belongs to (any role)."""
-    statement = (
-        Statement.objects.filter(pk=statement_id, request__organization__memberships__user=user)
-        .select_related("request__organization", "person", "reviewed_by")
-        .first()
+    return _first_or_404(
+        Statement.objects.filter(pk=statement_id, request__organization__memberships__user=user).select_related(
+            "request__organization", "person", "reviewed_by"
+        )
     )
-    if statement is None:
-        raise Http404
-    return statement
 
 
 def sample_get_for_operator(*, user: User, sample_id: int) -> Sample:
     """A sample of a request made by an organisation the operator belongs to (any role), not yet erased."""
-    sample = (
-        Sample.objects.filter(pk=sample_id, item__request__organization__memberships__user=user)
-        .exclude(file="")
-        .first()
+    return _first_or_404(
+        Sample.objects.filter(pk=sample_id, item__request__organization__memberships__user=user).exclude(file="")
     )
-    if sample is None:
-        raise Http404
-    return sample
 
 
 def items_open_for_person(*, person: Person, code: str) -> list[RequestItem]:
@@ -290,10 +256,7 @@ def outputs_for_consent(*, consent: Consent):
 
 def output_get_for_person(*, person: Person, consent_id: int, receipt_id) -> Output:
     """One output of one of the person's consents; anyone else's (or a missing one) is a 404."""
-    output = Output.objects.filter(consent_id=consent_id, consent__person=person, public_id=receipt_id).first()
-    if output is None:
-        raise Http404
-    return output
+    return _first_or_404(Output.objects.filter(consent_id=consent_id, consent__person=person, public_id=receipt_id))
 
 
 def output_thumbnails_shown(*, person: Person) -> bool:
