@@ -26,6 +26,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from audit.canonical import canonical_json
 from consent.models import Artifact, Consent
+from consent.records.fonts import compact_cid_fonts
 from consent.records.labels import bilingual, check_labels, when
 from consent.records.receipt import receipt_build, receipt_fields, terms_recipients, token_jti, verify_url
 from consent.records.sign import PRODUCER, pdf_sign, signature_check
@@ -116,11 +117,13 @@ CREATOR = f"Likeness consent service (WeasyPrint {weasyprint_version})"
 
 
 def _finish(document, pdf) -> None:
-    """One entry per attachment in the catalogue's /AF, and the Producer the signed file will carry.
+    """One entry per attachment in the catalogue's /AF, the Producer the signed file will carry, compact fonts.
 
     WeasyPrint lists each PDF/A-3 attachment in /AF twice (once from the name tree, once as a file
     specification). The signature's revision rewrites XMP pdf:Producer to pyHanko's name, so the
-    Info /Producer says the same from the start; WeasyPrint stays named as the creator tool.
+    Info /Producer says the same from the start; WeasyPrint stays named as the creator tool. The CJK
+    font keeps only the glyphs the record shows, renumbered (consent.records.fonts): WeasyPrint's subset
+    keeps the font's glyph numbering, which for Noto Sans CJK is ~800 KB of empty glyphs.
     """
     if "AF" in pdf.catalog:
         unique: dict[str, object] = {}
@@ -129,6 +132,7 @@ def _finish(document, pdf) -> None:
             unique.setdefault(key, reference)
         pdf.catalog["AF"] = pydyf.Array(unique.values())
     pdf.info["Producer"] = pydyf.String(PRODUCER)
+    compact_cid_fonts(pdf)
 
 
 def html_to_pdfa(html: str, *, attachments=()) -> bytes:
