@@ -19,7 +19,7 @@ import logging
 
 import pydyf
 from fontTools import subset
-from fontTools.ttLib import TTFont, TTLibError
+from fontTools.ttLib import TTFont
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def compact_cid_font(program: bytes, cids: set[int]) -> bytes | None:
         font = TTFont(io.BytesIO(program), lazy=True, recalcBBoxes=False, recalcTimestamp=False)
         if "CFF " not in font or not hasattr(font["CFF "].cff.topDictIndex[0], "ROS"):
             return None
-        for tag in font.keys():  # not embedded: not worth subsetting (63 000 metrics each)
+        for tag in list(font.keys()):  # not embedded: not worth subsetting (63 000 metrics each)
             if tag not in ("GlyphOrder", "CFF "):
                 del font[tag]
         subsetter = subset.Subsetter(_options())
