@@ -1,17 +1,16 @@
-"""Compact the CJK font WeasyPrint embeds in a record: the same glyphs, without tens of thousands of empty ones.
+"""Compact the CJK font WeasyPrint embeds in a record: the glyphs the record shows, not 63 000 empty ones.
 
-WeasyPrint subsets each font with HarfBuzz keeping the original glyph numbering (its text refers to glyphs
-by their number in the installed font, and it offers no option to renumber): a subset of Noto Sans CJK
-still declares every glyph up to the highest one used (63 000 of them), each with its CFF charstring
-offset, charset entry and horizontal and vertical metrics, about 800 KB before compression for three
-hundred real glyphs.
+WeasyPrint subsets each font with HarfBuzz keeping the original glyph numbering (its page text names glyphs
+by their number in the installed font, and no option of WeasyPrint 70 renumbers them): a subset of Noto
+Sans CJK still declares every glyph up to the highest one used, each with its CFF charstring offset,
+charset entry and horizontal and vertical metrics, about 800 KB (180 KB deflated) for ~300 real glyphs.
 
-For a CID-keyed CFF font (a PDF CIDFontType0, how Noto Sans CJK is embedded) the numbers in the text are
-CIDs, not glyph positions: readers find a CID's glyph through the CFF charset. fontTools' subsetter keeps
-each glyph's CID in the charset while it renumbers the glyphs (`retain_gids=False`), so the used glyphs
-alone, renumbered, still answer to the same CIDs: the page content, widths and ToUnicode map stay as
-WeasyPrint wrote them. Name-keyed CFF and TrueType fonts (where the number is the glyph position) are
-left as they are.
+For a CID-keyed CFF font (how WeasyPrint embeds Noto Sans CJK: a CIDFontType0 with Identity-H) the numbers
+in the page text are CIDs, and a reader finds a CID's glyph through the CFF charset. fontTools' subsetter
+keeps each glyph's CID in the charset while it renumbers the glyphs (`retain_gids=False`), so the used
+glyphs alone still answer to the same CIDs: the page content, the widths (/W) and the ToUnicode map stay
+exactly as WeasyPrint wrote them. Name-keyed CFF and TrueType fonts, whose numbers are glyph positions,
+are left as they are (the record's TrueType monospace font is small anyway).
 """
 
 import io
@@ -39,15 +38,12 @@ def _cids(widths: pydyf.Array) -> set[int]:
 
 
 def _used_cids_by_font_file(pdf: pydyf.PDF) -> dict[int, tuple[pydyf.Stream, set[int]]]:
-    """For each embedded OpenType (CFF) font program: its stream and every CID the text shows with it."""
+    """For each embedded CFF font program (a CIDFontType0's): its stream and every CID the text shows with it."""
     found: dict[int, tuple[pydyf.Stream, set[int]]] = {}
     for obj in pdf.objects:
         if not isinstance(obj, pydyf.Dictionary) or obj.get("Subtype") != "/CIDFontType0":
             continue
-        descriptor = _object(pdf, obj["FontDescriptor"])
-        stream = _object(pdf, descriptor["FontFile3"]) if "FontFile3" in descriptor else None
-        if not isinstance(stream, pydyf.Stream) or stream.extra.get("Subtype") != "/OpenType":
-            continue
+        stream = _object(pdf, _object(pdf, obj["FontDescriptor"])["FontFile3"])  # WeasyPrint: OpenType CFF
         _, cids = found.setdefault(stream.number, (stream, set()))
         cids.update(_cids(obj.get("W", pydyf.Array())))
     return found
@@ -60,7 +56,6 @@ def _options() -> subset.Options:
         notdef_outline=True,  # .notdef stays as it was: it draws a character the font lacks
         hinting=True,
         desubroutinize=False,  # already done by WeasyPrint's subset
-        ignore_missing_glyphs=True,  # such a CID was drawn as .notdef, and still is
     )
 
 
@@ -79,9 +74,12 @@ def compact_cid_font(program: bytes, cids: set[int]) -> bytes | None:
         for tag in list(font.keys()):  # not embedded: not worth subsetting (63 000 metrics each)
             if tag not in ("GlyphOrder", "CFF "):
                 del font[tag]
-        subsetter = subset.Subsetter(_options())
         # fontTools names the glyphs of a CID-keyed font by their CID: cid00042 is CID 42 wherever it sits.
-        subsetter.populate(glyphs=[f"cid{cid:05d}" for cid in sorted(cids) if cid])
+        # A CID the font lacks (WeasyPrint's number for a character no font has) is drawn as .notdef,
+        # before and after; fontTools would refuse it, so it is left out.
+        present = set(font.getGlyphOrder())
+        subsetter = subset.Subsetter(_options())
+        subsetter.populate(glyphs=[name for cid in sorted(cids) if (name := f"cid{cid:05d}") in present])
         subsetter.subset(font)
         return font["CFF "].compile(font)
     except Exception as exc:  # whatever fontTools raises, WeasyPrint's own program is a correct fallback
@@ -94,6 +92,6 @@ def compact_cid_fonts(pdf: pydyf.PDF) -> None:
     for stream, cids in _used_cids_by_font_file(pdf).values():
         program = b"".join(stream.stream)
         compact = compact_cid_font(program, cids)
-        if compact is not None and len(compact) < len(program):
+        if compact is not None:
             stream.stream = [compact]
             stream.extra["Subtype"] = "/CIDFontType0C"

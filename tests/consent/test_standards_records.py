@@ -3,6 +3,7 @@
 Our own checks (pyHanko, artifact_verify) live in test_artifacts.py; here an independent tool judges.
 """
 
+import hashlib
 import io
 import json
 import re
@@ -11,7 +12,9 @@ import subprocess
 
 import pypdf
 import pytest
+from fontTools.cffLib import CFFFontSet
 from jsonschema import Draft202012Validator, FormatChecker
+from PIL import Image
 from weasyprint import Attachment
 
 from audit.canonical import canonical_json
@@ -205,3 +208,76 @@ def test_the_record_embeds_a_valid_receipt_once_names_one_producer_and_keeps_the
             descendant = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
             fonts.append(descendant["/FontDescriptor"].get_object())
     assert fonts and all({"/FontFile", "/FontFile2", "/FontFile3"} & set(d.keys()) for d in fonts)
+
+
+# ---- the embedded CJK font: only the glyphs shown, drawn and read as before ------------------------
+
+
+def cid_fonts(pdf: bytes) -> list[tuple[set[int], object]]:
+    """(CIDs the page text uses, FontFile3 stream) of each distinct CFF CID font in the record."""
+    found = {}
+    for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            cid_font = font.get_object()["/DescendantFonts"][0].get_object()
+            if cid_font["/Subtype"] != "/CIDFontType0":
+                continue
+            widths = list(cid_font["/W"])
+            cids = {
+                cid
+                for first, run in zip(widths[::2], widths[1::2], strict=True)
+                for cid in range(first, first + len(run))
+            }
+            stream = cid_font["/FontDescriptor"]["/FontFile3"].get_object()
+            found.setdefault(id(stream), (set(), stream))[0].update(cids)
+    return list(found.values())
+
+
+@pytest.mark.pdf
+def test_the_cjk_font_is_a_bare_cid_keyed_cff_of_exactly_the_glyphs_the_record_shows(record):
+    ((cids, stream),) = cid_fonts(record)
+    assert stream["/Subtype"] == "/CIDFontType0C"
+    cff = CFFFontSet()
+    cff.decompile(io.BytesIO(stream.get_data()), None)
+    top = cff.topDictIndex[0]
+    assert top.ROS == ("Adobe", "Identity", 0)
+    # Each glyph keeps its CID (fontTools names it by it): WeasyPrint's page text and widths still apply.
+    assert set(top.charset) == {".notdef"} | {f"cid{cid:05d}" for cid in cids}
+    assert 100 < len(cids) < 1000  # the record's words, not the 63 000 glyphs WeasyPrint's subset declares
+
+
+needs_poppler = pytest.mark.skipif(
+    not (shutil.which("pdftoppm") and shutil.which("pdftotext")),
+    reason="pdftoppm and pdftotext are missing: `make test` installs poppler-utils",
+)
+
+MIXED_PAGE = """<style>html { font-family: "Noto Sans CJK SC" } code { font-family: "DejaVu Sans Mono" }</style>
+<h1>撤回同意记录 Record of withdrawal</h1>
+<p>本人已阅读下列告知：人脸替换、声音克隆。The person read the notice. 星光影业 Dub Studio Ltd</p>
+<p><code>sha256 3f9a1c0e</code> and a character no installed font has: \U000f0000 (drawn as .notdef)</p>"""
+
+
+def poppler(pdf: bytes, tmp_path, name: str) -> tuple[list[str], str]:
+    """The SHA-256 of each page's pixels (pdftoppm, 100 dpi) and the text (pdftotext) of `pdf`."""
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "100", "-png", str(path), str(tmp_path / name)], check=True)
+    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    pages = [Image.open(png).convert("RGB").tobytes() for png in sorted(tmp_path.glob(f"{name}-*.png"))]
+    return [hashlib.sha256(pixels).hexdigest() for pixels in pages], text
+
+
+@needs_poppler
+@pytest.mark.pdf
+def test_the_compact_font_draws_every_pixel_and_gives_every_character_as_weasyprints_own(tmp_path, monkeypatch):
+    compact = html_to_pdfa(MIXED_PAGE)
+    monkeypatch.setattr("consent.records.render.compact_cid_fonts", lambda pdf: None)
+    as_weasyprint_embeds = html_to_pdfa(MIXED_PAGE)
+    pages, text = poppler(compact, tmp_path, "compact")
+    assert (pages, text) == poppler(as_weasyprint_embeds, tmp_path, "weasyprint")
+    words = text.split()
+    assert "撤回同意记录" in words and "Dub" in words and "Studio" in words and "3f9a1c0e" in words
+    assert "\U000f0000" in words  # ToUnicode still names the character the .notdef box stands for
+    fonts = cid_fonts(compact)  # regular and bold
+    assert len(fonts) == 2
+    assert all(s["/Subtype"] == "/CIDFontType0C" and len(s.get_data()) < 20_000 for _, s in fonts)
+    assert len(compact) < len(as_weasyprint_embeds) / 3
