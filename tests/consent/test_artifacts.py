@@ -87,6 +87,15 @@ def test_grant_stores_one_record_signed_by_the_platform_certificate(granted):
     assert event.data["sha256"] == artifact.sha256 and event.target_id == str(artifact.pk)
 
 
+def test_a_signed_record_weighs_tens_of_kilobytes_not_hundreds(pat, granted):
+    # 48 KB (withdrawal) and 62 KB (grant): the CJK font carries only the ~300 glyphs shown
+    # (consent.records.fonts). As WeasyPrint embeds it, keeping the font's glyph numbering, they were 188 and
+    # 203 KB. The size follows from the content alone (its timestamps have a fixed width): not a timing.
+    services.consent_revoke(person=pat.person, consent_id=granted.pk, reason="changed my mind")
+    sizes = {kind: len(pdf_of(granted, kind)) for kind in ("grant", "revocation")}
+    assert all(size < 100_000 for size in sizes.values()), sizes
+
+
 def test_record_declares_pdfa_3b_and_embeds_the_stored_terms_as_receipt(granted):
     data = pdf_of(granted)
     reader = pypdf.PdfReader(io.BytesIO(data))
