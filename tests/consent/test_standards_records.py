@@ -13,6 +13,7 @@ import subprocess
 import pypdf
 import pytest
 from fontTools.cffLib import CFFFontSet
+from fontTools.pens.basePen import NullPen
 from jsonschema import Draft202012Validator, FormatChecker
 from PIL import Image
 from weasyprint import Attachment
@@ -213,36 +214,38 @@ def test_the_record_embeds_a_valid_receipt_once_names_one_producer_and_keeps_the
 # ---- the embedded CJK font: only the glyphs shown, drawn and read as before ------------------------
 
 
-def cid_fonts(pdf: bytes) -> list[tuple[set[int], object]]:
-    """(CIDs the page text uses, FontFile3 stream) of each distinct CFF CID font in the record."""
+def cid_fonts(pdf: bytes) -> list[tuple[dict[int, float], object]]:
+    """({CID: width} of what the page text uses, FontFile3 stream) of each distinct CFF CID font in `pdf`."""
     found = {}
     for page in pypdf.PdfReader(io.BytesIO(pdf)).pages:
         for font in page["/Resources"]["/Font"].values():
             cid_font = font.get_object()["/DescendantFonts"][0].get_object()
             if cid_font["/Subtype"] != "/CIDFontType0":
                 continue
-            widths = list(cid_font["/W"])
-            cids = {
-                cid
-                for first, run in zip(widths[::2], widths[1::2], strict=True)
-                for cid in range(first, first + len(run))
-            }
+            runs = list(cid_font["/W"])  # WeasyPrint writes `first [w1 w2 ...]` runs
             stream = cid_font["/FontDescriptor"]["/FontFile3"].get_object()
-            found.setdefault(id(stream), (set(), stream))[0].update(cids)
+            widths = found.setdefault(id(stream), ({}, stream))[0]
+            for first, run in zip(runs[::2], runs[1::2], strict=True):
+                widths.update({first + i: float(width) for i, width in enumerate(run)})
     return list(found.values())
 
 
 @pytest.mark.pdf
 def test_the_cjk_font_is_a_bare_cid_keyed_cff_of_exactly_the_glyphs_the_record_shows(record):
-    ((cids, stream),) = cid_fonts(record)
+    ((widths, stream),) = cid_fonts(record)
     assert stream["/Subtype"] == "/CIDFontType0C"
     cff = CFFFontSet()
     cff.decompile(io.BytesIO(stream.get_data()), None)
     top = cff.topDictIndex[0]
-    assert top.ROS == ("Adobe", "Identity", 0)
+    assert top.ROS == ("Adobe", "Identity", 0) and top.FontMatrix == [0.001, 0, 0, 0.001, 0, 0]
     # Each glyph keeps its CID (fontTools names it by it): WeasyPrint's page text and widths still apply.
-    assert set(top.charset) == {".notdef"} | {f"cid{cid:05d}" for cid in cids}
-    assert 100 < len(cids) < 1000  # the record's words, not the 63 000 glyphs WeasyPrint's subset declares
+    assert set(top.charset) == {".notdef"} | {f"cid{cid:05d}" for cid in widths}
+    assert 100 < len(widths) < 1000  # the record's words, not the 63 000 glyphs WeasyPrint's subset declares
+    # PDF/A (ISO 19005-3, 6.2.11.5): the widths the PDF gives are the font program's own.
+    for cid, width in widths.items():
+        charstring = top.CharStrings[f"cid{cid:05d}"]
+        charstring.draw(NullPen())  # decodes the glyph's advance width
+        assert abs(charstring.width - width) <= 1, (cid, charstring.width, width)
 
 
 needs_poppler = pytest.mark.skipif(
