@@ -1,9 +1,10 @@
-"""Cursors for the verify hot path's two statements, which PostgreSQL then prepares once per connection.
+"""Cursors for the hottest statements (the verify path's two, the audit log's append), which PostgreSQL then
+prepares once per connection.
 
 Django's PostgreSQL cursors bind parameters on the client (the SQL text carries the values), so the
 server parses and plans every statement anew. A psycopg cursor with server-side binding sends the same
 text each time, and psycopg prepares it after a few executions (its `prepare_threshold`): with persistent
-connections (DATABASE_CONN_MAX_AGE) the join and the INSERT are planned once per connection. Wrapped by
+connections (DATABASE_CONN_MAX_AGE) each is planned once per connection. Wrapped by
 Django as any cursor is, so errors, query logging and tests see them as usual. Elsewhere (SQLite) this
 is Django's own cursor.
 """
