@@ -38,16 +38,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = ROOT / "bench" / "results"
-WRITER_COUNTS = [int(n) for n in os.environ.get("BENCH_WRITERS", "8,16").split(",")]
-EVENTS_PER_WRITER = int(os.environ.get("BENCH_EVENTS", "2500"))
-BASELINE_EVENTS_PER_WRITER = int(os.environ.get("BENCH_BASELINE_EVENTS", "250"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")  # as `make bench`: small, for development only
+RESULTS_DIR = ROOT / "bench" / "results" / ("quick" if QUICK else "")
+WRITER_COUNTS = [int(n) for n in os.environ.get("BENCH_WRITERS", "8" if QUICK else "8,16").split(",")]
+EVENTS_PER_WRITER = int(os.environ.get("BENCH_EVENTS", "300" if QUICK else "2500"))
+BASELINE_EVENTS_PER_WRITER = int(os.environ.get("BENCH_BASELINE_EVENTS", "100" if QUICK else "250"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "3"))
 COMMIT_DELAY = int(os.environ.get("BENCH_COMMIT_DELAY", "0"))
 COMMIT_SIBLINGS = int(os.environ.get("BENCH_COMMIT_SIBLINGS", "5"))
-TREE_EVENTS = int(os.environ.get("BENCH_TREE_EVENTS", "1000000"))
-CHECKPOINT_EVERY = int(os.environ.get("BENCH_CHECKPOINT_EVERY", "20000"))
-BASELINE_VERIFY = int(os.environ.get("BENCH_BASELINE_VERIFY", "50000"))
+TREE_EVENTS = int(os.environ.get("BENCH_TREE_EVENTS", "20000" if QUICK else "1000000"))
+CHECKPOINT_EVERY = int(os.environ.get("BENCH_CHECKPOINT_EVERY", "5000" if QUICK else "20000"))
+BASELINE_VERIFY = int(os.environ.get("BENCH_BASELINE_VERIFY", "5000" if QUICK else "50000"))
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -249,7 +250,7 @@ def run_writers(cluster: Cluster, writers: int, count: int, *, baseline: bool, p
     }
 
 
-def appends() -> None:
+def appends() -> dict:
     cluster = Cluster(commit_delay=COMMIT_DELAY, commit_siblings=COMMIT_SIBLINGS).start()
     try:
         django_setup(cluster.url)
@@ -287,10 +288,14 @@ def appends() -> None:
                         key = (per_txn, what)
                         best[key] = sorted([*best.get(key, []), r["rate"]])
         lines.append("median events/s over every round and writer count:")
+        summary = {"writers": WRITER_COUNTS, "rounds": ROUNDS}
         for (per_txn, what), rates in sorted(best.items()):
-            lines.append(f"  {per_txn:>2} per txn, {what:<32}: {rates[len(rates) // 2]:6,.0f} (min {rates[0]:,.0f})")
+            median = rates[len(rates) // 2]
+            lines.append(f"  {per_txn:>2} per txn, {what:<32}: {median:6,.0f} (min {rates[0]:,.0f})")
+            summary[f"{'baseline' if what.startswith('baseline') else 'log'}_{per_txn}_per_txn"] = round(median)
         lines.append(f"{load()} at the end")
         write(f"audit_log-appends-cd{COMMIT_DELAY}.txt", lines)
+        return summary
     finally:
         from django.db import connections
 
@@ -386,7 +391,7 @@ def timed(function, cluster: Cluster):
     return value, time.perf_counter() - began, time.process_time() - cpu, cluster.cpu_seconds() - server
 
 
-def tree() -> None:
+def tree() -> dict:
     cluster = Cluster().start()
     try:
         django_setup(cluster.url)
@@ -411,8 +416,10 @@ def tree() -> None:
                 checkpoint_create()
             return done
 
+        summary = {"events": TREE_EVENTS}
         done, wall, cpu, server = timed(integrate, cluster)
         assert done == TREE_EVENTS and AuditTree.objects.get().size == TREE_EVENTS
+        summary["integrate_per_s"] = round(done / wall)
         lines.append(
             f"integration (leaves, every subtree hash, a signed checkpoint every {CHECKPOINT_EVERY} events): "
             f"{done} events in {wall:.1f} s = {done / wall:,.0f} events/s; CPU {cpu / done * 1e6:.1f} µs/event "
@@ -421,6 +428,7 @@ def tree() -> None:
         print(lines[-1], flush=True)
         result, wall, cpu, server = timed(log_verify, cluster)
         assert result.ok and result.checked == TREE_EVENTS, result
+        summary["verify_per_s"], summary["verify_per_cpu_s"] = round(result.checked / wall), round(result.checked / cpu)
         lines.append(
             f"audit_verify (log_verify: every leaf, every stored subtree hash, every checkpoint's signatures and "
             f"root): {result.checked} events in {wall:.1f} s = {result.checked / wall:,.0f} events/s; CPU "
@@ -438,9 +446,11 @@ def tree() -> None:
             f"{server / checked * 1e6:.1f} µs/event in PostgreSQL"
         )
         print(lines[-1], flush=True)
+        summary["baseline_verify_per_s"] = round(checked / wall)
         assert tree_root(TREE_EVENTS)
         lines.append(f"{load()} at the end")
         write("audit_log-tree.txt", lines)
+        return summary
     finally:
         from django.db import connections
 
@@ -458,4 +468,5 @@ if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode not in ("appends", "tree"):
         sys.exit("usage: bench/audit_log.py appends|tree")
-    appends() if mode == "appends" else tree()
+    summary = appends() if mode == "appends" else tree()
+    print(json.dumps(summary))  # the last line, for `make bench` (bench/run.py)
