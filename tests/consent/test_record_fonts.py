@@ -37,7 +37,7 @@ def test_a_name_keyed_cff_font_is_left_as_weasyprint_embedded_it():
     assert compact_cid_font(name_keyed_otf(), {1}) is None
 
 
-def test_a_program_fonttools_cannot_read_is_kept_and_logged(caplog):
+def test_a_program_harfbuzz_cannot_read_is_kept_and_logged(caplog):
     with caplog.at_level(logging.WARNING, logger="consent.records.fonts"):
         assert compact_cid_font(b"not a font program", {1}) is None
     assert "left as WeasyPrint embedded it" in caplog.text
