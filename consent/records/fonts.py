@@ -65,8 +65,6 @@ def _index(cff: bytes, pos: int) -> tuple[list[bytes], int]:
     size = cff[pos + 2]
     offsets = [int.from_bytes(cff[pos + 3 + i * size : pos + 3 + (i + 1) * size]) for i in range(count + 1)]
     base = pos + 2 + (count + 1) * size  # offsets count from 1, the first byte of the data
-    if base + offsets[-1] > len(cff):
-        raise ValueError("truncated CFF INDEX")
     return [cff[base + start : base + end] for start, end in pairwise(offsets)], base + offsets[-1]
 
 
@@ -108,15 +106,13 @@ def _charset(cff: bytes, glyphs: int) -> list[int]:
     """The CIDs of glyphs 1 to `glyphs` - 1 of a CID-keyed `cff` (.notdef, glyph 0, has none) (TN #5176, 13)."""
     (offset,) = _top_dict(cff)[CHARSET]
     form, pos, cids = cff[offset], offset + 1, []
-    if form not in (0, 1, 2):
-        raise ValueError(f"CFF charset format {form}")
     while len(cids) < glyphs - 1:
         first = int.from_bytes(cff[pos : pos + 2])
         if form == 0:
             cids.append(first)
             pos += 2
             continue
-        size = form  # a range's count of further glyphs: one byte in format 1, two in format 2
+        size = form  # a range's count of further glyphs: one byte in format 1, two in format 2 (no format 3)
         cids.extend(range(first, first + int.from_bytes(cff[pos + 2 : pos + 2 + size]) + 1))
         pos += 2 + size
     return cids[: glyphs - 1]
