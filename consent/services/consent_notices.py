@@ -22,10 +22,9 @@ __all__ = ["consent_expiry_reminders_queue", "consent_notice_queue"]
 def consent_notice_queue(*, consent: Consent, reason: str) -> Notification | None:
     """Queue one notice about `consent` (sent after commit). Call inside the transaction holding its row lock.
 
-    None when there is nothing to send: the person deleted their account, or this notice already exists.
+    None when this notice already exists. Whether it may still go (the person may delete their account
+    meanwhile; a deleted person gets nothing) is decided when it is delivered: notify._consent_message.
     """
-    if consent.person.erased_at is not None:
-        return None  # a deleted person gets nothing
     if Notification.objects.filter(consent=consent, reason=reason).exists():
         return None
     from consent.tasks import request_notify_task  # consent.tasks imports consent.services: a cycle
@@ -45,7 +44,6 @@ def _reminder_due(now: datetime, window: timedelta):
             valid_until__lte=now + window,
             # Granted inside the window (a short consent): the person saw the end date minutes ago.
             granted_at__lt=F("valid_until") - window,
-            person__erased_at__isnull=True,
         )
         .exclude(notifications__reason=Notification.Reason.EXPIRY_REMINDER)
         .order_by("pk")
@@ -58,20 +56,17 @@ def consent_expiry_reminders_queue(*, now: datetime | None = None) -> int:
     Idempotent, one short transaction per consent, like the expiry sweep: a run cut off half-way leaves
     whole reminders behind, and the next run queues the rest. Returns how many it queued.
     """
-    days = settings.CONSENT_EXPIRY_REMINDER_DAYS
-    if days <= 0:
-        return 0
     now = now or timezone.now()
-    window = timedelta(days=days)
+    window = timedelta(days=settings.CONSENT_EXPIRY_REMINDER_DAYS)  # 0 days: an empty window, no reminder
     queued = 0
     for consent_id in _reminder_due(now, window).values_list("pk", flat=True):
         with transaction.atomic():
             # Only the consent's row is locked, as the expiry sweep and a withdrawal lock it: not the person's.
             consent = (
-                Consent.objects.select_for_update(of=("self",)).select_related("item", "person").get(pk=consent_id)
+                Consent.objects.select_for_update(of=("self",)).select_related("item").get(pk=consent_id)
             )
-            if consent.state != Consent.State.ACTIVE or not now < consent.valid_until <= now + window:
-                continue  # withdrawn or expired meanwhile
+            if consent.state != Consent.State.ACTIVE:
+                continue  # withdrawn or expired since the query (its dates never change)
             if consent_notice_queue(consent=consent, reason=Notification.Reason.EXPIRY_REMINDER):
                 queued += 1
     return queued
