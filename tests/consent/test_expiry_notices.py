@@ -309,6 +309,12 @@ def test_a_second_reminder_sweep_looks_and_touches_nothing(consent, django_asser
         assert services.consent_expiry_reminders_queue(now=now + timedelta(hours=1)) == 0
 
 
+def test_the_reminder_sweep_does_not_even_lock_a_withdrawn_consent(consent, pat_verified, django_assert_num_queries):
+    services.consent_revoke(person=pat_verified, consent_id=consent.pk)
+    with django_assert_num_queries(1):
+        assert services.consent_expiry_reminders_queue(now=consent.valid_until - timedelta(days=6)) == 0
+
+
 def test_a_consent_withdrawn_while_the_reminder_sweep_runs_gets_no_reminder(
     pat_verified, organization, operator, monkeypatch
 ):
