@@ -5,33 +5,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consent', '0011_output_hash_bands'),
+        ("consent", "0011_output_hash_bands"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notification',
-            name='consent',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='consent.consent'),
+            model_name="notification",
+            name="consent",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="notifications",
+                to="consent.consent",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='reason',
-            field=models.CharField(choices=[('initial', 'first notice'), ('resend', 'sent again on request'), ('expiry_reminder', 'consent expires soon'), ('expired', 'consent expired')], default='initial', max_length=16),
+            model_name="notification",
+            name="reason",
+            field=models.CharField(
+                choices=[
+                    ("initial", "first notice"),
+                    ("resend", "sent again on request"),
+                    ("expiry_reminder", "consent expires soon"),
+                    ("expired", "consent expired"),
+                ],
+                default="initial",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='state',
-            field=models.CharField(choices=[('queued', 'queued'), ('sent', 'sent'), ('failed', 'failed'), ('skipped', 'not sent')], default='queued', max_length=8),
+            model_name="notification",
+            name="state",
+            field=models.CharField(
+                choices=[("queued", "queued"), ("sent", "sent"), ("failed", "failed"), ("skipped", "not sent")],
+                default="queued",
+                max_length=8,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.UniqueConstraint(condition=models.Q(('consent__isnull', False)), fields=('consent', 'reason'), name='one_notice_per_consent'),
+            model_name="notification",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("consent__isnull", False)),
+                fields=("consent", "reason"),
+                name="one_notice_per_consent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('consent__isnull', True), ('reason__in', ['initial', 'resend'])), models.Q(('consent__isnull', False), ('reason__in', ['expiry_reminder', 'expired'])), _connector='OR'), name='notice_reason_matches_subject'),
+            model_name="notification",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("consent__isnull", True), ("reason__in", ["initial", "resend"])),
+                    models.Q(("consent__isnull", False), ("reason__in", ["expiry_reminder", "expired"])),
+                    _connector="OR",
+                ),
+                name="notice_reason_matches_subject",
+            ),
         ),
     ]

@@ -62,9 +62,7 @@ def consent_expiry_reminders_queue(*, now: datetime | None = None) -> int:
     for consent_id in _reminder_due(now, window).values_list("pk", flat=True):
         with transaction.atomic():
             # Only the consent's row is locked, as the expiry sweep and a withdrawal lock it: not the person's.
-            consent = (
-                Consent.objects.select_for_update(of=("self",)).select_related("item").get(pk=consent_id)
-            )
+            consent = Consent.objects.select_for_update(of=("self",)).select_related("item").get(pk=consent_id)
             if consent.state != Consent.State.ACTIVE:
                 continue  # withdrawn or expired since the query (its dates never change)
             if consent_notice_queue(consent=consent, reason=Notification.Reason.EXPIRY_REMINDER):

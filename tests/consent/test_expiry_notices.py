@@ -66,7 +66,11 @@ def test_expiry_texts_the_person_once_and_a_second_sweep_sends_nothing(consent):
     consent_expire_task.apply(kwargs={"now": later_than(consent)})  # beat again, or the task redelivered
 
     notice = Notification.objects.get(consent=consent)
-    assert (notice.reason, notice.state, notice.request_id) == (EXPIRED, Notification.State.SENT, consent.item.request_id)
+    assert (notice.reason, notice.state, notice.request_id) == (
+        EXPIRED,
+        Notification.State.SENT,
+        consent.item.request_id,
+    )
     assert len(texts_to_pat()) == before + 1
     assert AuditEvent.objects.filter(action="consent.notified", target_id=str(consent.pk)).count() == 1
 

@@ -149,4 +149,3 @@ def test_a_retry_of_a_superseded_code_sends_nothing(http_sms):
         result = sms_code_deliver_task.apply(args=[device_id, "", first_key])
     assert result.get() is None
     assert len(http_sms.requests) == sent == 2
-
