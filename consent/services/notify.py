@@ -183,7 +183,8 @@ def _finish(notification: Notification, state: str, error: str) -> None:
     data = {"organization": target.organization_id, "error": error}
     if about_consent:
         data["reason"] = notification.reason
-    audit.record("notifier", AUDIT_ACTIONS[(about_consent, state)], target, data)
+    action = AUDIT_ACTIONS[(about_consent, state)]
+    audit.record("notifier", action, target, data)
 
 
 def notifications_sweep(*, now=None) -> int:
