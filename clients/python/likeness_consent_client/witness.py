@@ -202,12 +202,13 @@ class LogWitness:
     def _extends(self, old: Checkpoint, new: Checkpoint) -> None:
         if new.size < old.size:
             raise LogError("rewound", f"the log shrank from {old.size} to {new.size} entries")
+        # Two signed trees of one size are proof of a fork in themselves: say so before anything else.
+        if new.size == old.size and new.root_hash != old.root_hash:
+            raise LogError("forked", f"two different trees of size {old.size} are signed")
         stored = self._get("checkpoint", size=old.size)
         if stored.status_code != 200 or stored.text != old.note:
             raise LogError("dropped_checkpoint", f"the log no longer serves the checkpoint of size {old.size}")
         if new.size == old.size:
-            if new.root_hash != old.root_hash:
-                raise LogError("forked", f"two different trees of size {old.size} are signed")
             return
         answer = self._get("proof/consistency", first=old.size, second=new.size)
         try:
