@@ -126,6 +126,25 @@ def test_the_clients_consistency_check_accepts_the_reference_proofs_and_nothing_
         assert not witness.verify_consistency(first, second, first_root, second_root, proof[:-1])
 
 
+def test_the_client_treats_the_empty_tree_as_the_rfc_does():
+    empty, eight = bytes.fromhex(ROOTS[0]), bytes.fromhex(ROOTS[8])
+    assert witness.verify_consistency(0, 8, empty, eight, []) and merkle.verify_consistency(0, 8, empty, eight, [])
+    assert not witness.verify_consistency(0, 8, eight, eight, [])
+    assert not witness.verify_consistency(0, 8, empty, eight, [eight])
+
+
+def test_the_client_opens_only_checkpoints_whose_size_is_a_plain_decimal():
+    key = Ed25519PrivateKey.generate()
+    vkey = witness.VerifierKey.parse(note.verifier_key("example.com/log", key.public_key()))
+    root = base64.b64encode(bytes.fromhex(ROOTS[8])).decode()
+    good = note.sign(f"example.com/log\n8\n{root}\n", "example.com/log", key)
+    assert witness.open_checkpoint(good, vkey).size == 8
+    for size in ("08", "\u0668", "+8", "-8"):
+        signed = note.sign(f"example.com/log\n{size}\n{root}\n", "example.com/log", key)
+        with pytest.raises(witness.LogError, match="bad_checkpoint"):
+            witness.open_checkpoint(signed, vkey)
+
+
 def test_the_client_verifies_every_proof_the_server_builds_for_trees_up_to_33_leaves():
     leaves = [merkle.leaf_hash(f"event {i}".encode()) for i in range(33)]
     _, lookup = stored_nodes(leaves)

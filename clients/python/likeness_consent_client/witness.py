@@ -89,7 +89,8 @@ def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
             origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
         except (IndexError, ValueError, binascii.Error) as exc:
             raise LogError("bad_checkpoint", "not a tlog checkpoint") from exc
-        if origin != key.name or len(root) != 32 or not lines[1].isdigit():
+        decimal = lines[1].isascii() and lines[1].isdigit() and (lines[1] == "0" or not lines[1].startswith("0"))
+        if origin != key.name or len(root) != 32 or not decimal:
             raise LogError("bad_checkpoint", "not a checkpoint of this log")
         return Checkpoint(origin, size, root, note)
     raise LogError("bad_checkpoint", "the checkpoint carries no signature by the log's key")
@@ -129,7 +130,7 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
     if first == second:
         return not proof and first_root == second_root
     if first == 0:
-        return not proof
+        return not proof and first_root == hashlib.sha256(b"").digest()
     if not proof:
         return False
     if first & (first - 1) == 0:
