@@ -59,6 +59,7 @@ def test_existing_events_are_folded_into_the_tree_in_seq_order_and_verify():
     assert code == 0, output
 
 
+@pytest.mark.slow  # a migration round trip (README: Writing tests)
 def test_events_saved_out_of_order_of_both_hash_versions_are_folded_by_seq():
     apps = migrate(CHAIN)
     chain_events(apps, 6, v1_below=3, insert_order=[5, 2, 0, 4, 1, 3])
@@ -74,6 +75,7 @@ def test_events_saved_out_of_order_of_both_hash_versions_are_folded_by_seq():
         tamper(f"DELETE FROM {table}")  # noqa: S608 (the next test starts from an empty log)
 
 
+@pytest.mark.slow  # a migration round trip (README: Writing tests)
 def test_a_chain_cut_by_an_earlier_purge_is_folded_from_its_anchor():
     """The chain's retention purge left an anchor checkpoint whose hash the first remaining event links to."""
     apps = migrate(CHAIN)
