@@ -155,7 +155,9 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
 DECISIONS = {"grant": "consent.grant", "revocation": "consent.revoke"}
 
 
-def verify_evidence(evidence: dict, verifier_key: str, *, consent_id: int | None = None, kind: str | None = None) -> int:
+def verify_evidence(
+    evidence: dict, verifier_key: str, *, consent_id: int | None = None, kind: str | None = None
+) -> int:
     """Check a consent record's (or an export's) `transparency_log` object offline, with the log's verifier key
     alone: the checkpoint is signed by that key, and the inclusion proof leads from the event to its root.
     With `consent_id` and `kind` ("grant" or "revocation") the event must also be that decision of that consent.
