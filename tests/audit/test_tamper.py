@@ -243,3 +243,13 @@ def test_a_tree_row_that_disagrees_with_its_leaves_is_caught(log):
     code, output = run_verify("--no-integrate")
     assert code == 1
     assert "the tree's size does not match its leaves" in output
+
+
+def test_dropping_only_the_newest_checkpoint_is_caught_by_the_auditors_copy(log, tmp_path):
+    kept = tmp_path / "checkpoint.txt"
+    kept.write_text(latest_checkpoint())
+    tamper("DELETE FROM audit_auditcheckpoint WHERE number = 2")
+    assert run_verify()[0] == 0  # the rest is consistent: the events are still there, under no signature
+    code, output = run_verify("--checkpoint", str(kept))
+    assert code == 1
+    assert "the auditor's checkpoint is gone" in output
