@@ -324,9 +324,29 @@ def test_the_rate_limit_holds_on_the_lean_path_and_a_refused_call_logs_nothing(l
 
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[2].json()["code"] == "rate_limited"
-    # The window estimate spreads the last minute's calls evenly, so it may ask for up to two minutes.
     assert 0 < int(answers[2]["Retry-After"]) <= 120
     assert Presentation.objects.count() == 2
+
+
+def test_a_caller_that_waits_retry_after_is_admitted_and_not_a_second_sooner(limit_of_two, organization, consent):
+    _key, value = key_for(organization)
+    client = client_for(value)
+    body = {"token": consent.token.value, "modality": "face", "operation": "face_swap"}
+    minute = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)  # a window starts there
+    with time_machine.travel(minute + timedelta(seconds=50), tick=False) as clock:
+        assert [post(client, body)[0].status_code for _ in range(2)] == [200, 200]
+        clock.shift(10)
+        refused = post(client, body)[0]
+        # The new minute has no call yet; the last one's two weigh one call halfway through it.
+        assert refused.status_code == 429 and refused["Retry-After"] == "30"
+        assert refused.json()["code"] == "rate_limited"
+        clock.shift(29)
+        early = post(client, body)[0]
+        assert early.status_code == 429 and early["Retry-After"] == "1"
+        clock.shift(1)
+        answer, statements = post(client, body)
+    assert answer.status_code == 200 and statements[0].startswith("SELECT k.id")
+    assert Presentation.objects.count() == 3
 
 
 def test_the_lean_path_and_the_other_endpoints_share_one_limit_per_key(limit_of_two, organization, consent):
