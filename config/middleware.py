@@ -141,7 +141,7 @@ class TokenVerifyShortcutMiddleware:
 
     def __init__(self, get_response):
         from consent.api.verify import PATH, token_verify_lean  # the app registry is ready by now
-        from consent.api.views import TokenVerifyApi
+        from consent.api.views import TokenVerifyApi  # likewise: views import models
 
         self.get_response = get_response
         self.path, self.answer = PATH, token_verify_lean

@@ -37,6 +37,7 @@ def counter(request, settings):
     """A fresh namespace in the cache the limit lives in (a real Redis for the second run)."""
     from django.core.cache import caches
 
+    previous = settings.CACHES
     if request.param == "redis":
         url = REDIS.rsplit("/", 1)[0]  # database 15, keys under a fresh prefix expiring after two periods
         settings.CACHES = {
@@ -47,8 +48,9 @@ def counter(request, settings):
     assert caches["default"].__class__.__name__ == ("RedisCache" if request.param == "redis" else "LocMemCache")
     prefix = f"test-limit-{uuid.uuid4().hex}"
     yield lambda now, limit=LIMIT: rate_limit_hit(prefix, limit=limit, period=PERIOD, now=now)
-    if request.param == "locmem":
-        caches["default"].clear()
+    # Back to the suite's cache before the autouse `_fresh_cache` clears it: clearing a Redis cache is a
+    # FLUSHDB, which would wipe the keys of a test running meanwhile in another process (or checkout).
+    settings.CACHES = previous
 
 
 def test_the_limit_admits_limit_calls_then_names_a_wait(counter):
