@@ -31,19 +31,26 @@ class AuditEvent(models.Model):
     actor_type = models.CharField(max_length=64)
     actor_id = models.CharField(max_length=64, blank=True)
     actor_label = models.CharField(max_length=200, blank=True)
-    action = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict)
     # The organisation the event concerns: a plain integer, not a foreign key, so that audit imports
     # nothing of identity and no deletion elsewhere can cascade into the log.
-    organization_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    organization_id = models.BigIntegerField(null=True, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["seq"]
-        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target_idx")]
+        # Every index is paid on every append: each one here serves a query. An organisation's trail newest
+        # first (the office); an action and its prefix (`action__startswith`, and equality, both served by
+        # the pattern index on PostgreSQL); a target's history.
+        indexes = [
+            models.Index(fields=["target_type", "target_id"], name="audit_target_idx"),
+            models.Index(fields=["organization_id", "seq"], name="audit_org_seq_idx"),
+            models.Index(fields=["action"], name="audit_action_idx", opclasses=["varchar_pattern_ops"]),
+        ]
 
     def __str__(self):
         return f"#{self.seq} {self.action}"

@@ -30,6 +30,7 @@ from audit.models import (
     leaf_body,
     node_key,
 )
+from config.hotsql import hot_cursor
 from errors import ApplicationError
 
 GENESIS = "0" * 64
@@ -127,12 +128,13 @@ _INSERT_SQL = (
 
 def _insert_with_sequence(event: AuditEvent, data_json: str) -> None:
     """One round trip: the row takes its seq from the sequence in the INSERT itself. The SQL is built once and
-    the data goes as the canonical text already made, not through the model's field preparation again."""
+    the data goes as the canonical text already made, not through the model's field preparation again; the
+    values are bound on the server, so the statement is parsed and planned once per connection."""
     values = [
         event.time, event.actor_type, event.actor_id, event.actor_label, event.action, event.target_type,
         event.target_id, data_json, event.organization_id,
     ]  # fmt: skip
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(_INSERT_SQL, values)
         event.id, event.seq = cursor.fetchone()
     event._state.adding, event._state.db = False, connection.alias

@@ -5,10 +5,11 @@ port; the shared server on 5432 is never touched), fsync and synchronous_commit 
     .venv/bin/python bench/audit_log.py tree      # 10^6 events: integration and audit_verify; baseline:
                                                   # the per-event verifier this log had before
 
-`appends`: WRITERS processes (default 8) each append through `audit.record` in transactions of 1 and of 10
-events, alternating with the same writers appending through one locked head row (the old hash chain), two
-rounds each. Reported per phase: events/s (wall clock), CPU per event of the writers and of the server
-(from /proc: the postmaster's own and its reaped children's times), and events per WAL flush (pg_stat_wal):
+`appends`: BENCH_WRITERS processes (a list, default 8 then 16) each append BENCH_EVENTS events (default 2500)
+through `audit.record` in transactions of 1 and of 10 events, alternating with the same writers appending
+through one locked head row (the old hash chain), BENCH_ROUNDS rounds each (default 3). Reported per phase:
+events/s (wall clock), CPU per event of the writers and of the server (from /proc: the postmaster's own
+and its reaped children's times), and events per WAL flush (pg_stat_wal):
 with one event per transaction every commit waits for a flush, so the disk's flush rate (see
 pg_test_fsync) times the commits sharing a flush bounds the rate. BENCH_COMMIT_DELAY (µs) and
 BENCH_COMMIT_SIBLINGS set PostgreSQL's group commit; synchronous_commit stays on.
@@ -17,7 +18,7 @@ BENCH_COMMIT_SIBLINGS set PostgreSQL's group commit; synchronous_commit stays on
 them in batches with a signed checkpoint every BENCH_CHECKPOINT_EVERY events, then run `log_verify` (what
 `manage.py audit_verify` runs), and the old per-event verifier over the first BENCH_BASELINE_VERIFY events.
 
-Results: bench/results/audit_log-appends-w<writers>-cd<commit delay>.txt and bench/results/audit_log-tree.txt.
+Results: bench/results/audit_log-appends-cd<commit delay>.txt and bench/results/audit_log-tree.txt.
 """
 
 import glob
@@ -37,16 +38,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = ROOT / "bench" / "results"
-WRITERS = int(os.environ.get("BENCH_WRITERS", "8"))
-EVENTS_PER_WRITER = int(os.environ.get("BENCH_EVENTS", "1000"))
-BASELINE_EVENTS_PER_WRITER = int(os.environ.get("BENCH_BASELINE_EVENTS", "250"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")  # as `make bench`: small, for development only
+RESULTS_DIR = ROOT / "bench" / "results" / ("quick" if QUICK else "")
+WRITER_COUNTS = [int(n) for n in os.environ.get("BENCH_WRITERS", "8" if QUICK else "8,16").split(",")]
+EVENTS_PER_WRITER = int(os.environ.get("BENCH_EVENTS", "300" if QUICK else "2500"))
+BASELINE_EVENTS_PER_WRITER = int(os.environ.get("BENCH_BASELINE_EVENTS", "100" if QUICK else "250"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "3"))
 COMMIT_DELAY = int(os.environ.get("BENCH_COMMIT_DELAY", "0"))
 COMMIT_SIBLINGS = int(os.environ.get("BENCH_COMMIT_SIBLINGS", "5"))
-TREE_EVENTS = int(os.environ.get("BENCH_TREE_EVENTS", "1000000"))
-CHECKPOINT_EVERY = int(os.environ.get("BENCH_CHECKPOINT_EVERY", "20000"))
-BASELINE_VERIFY = int(os.environ.get("BENCH_BASELINE_VERIFY", "50000"))
+TREE_EVENTS = int(os.environ.get("BENCH_TREE_EVENTS", "20000" if QUICK else "1000000"))
+CHECKPOINT_EVERY = int(os.environ.get("BENCH_CHECKPOINT_EVERY", "5000" if QUICK else "20000"))
+BASELINE_VERIFY = int(os.environ.get("BENCH_BASELINE_VERIFY", "5000" if QUICK else "50000"))
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -213,7 +215,7 @@ def backends() -> int:
         return cursor.fetchone()[0]
 
 
-def run_writers(cluster: Cluster, count: int, *, baseline: bool, per_txn: int) -> dict:
+def run_writers(cluster: Cluster, writers: int, count: int, *, baseline: bool, per_txn: int) -> dict:
     from django.db import connections
 
     connections.close_all()
@@ -221,11 +223,11 @@ def run_writers(cluster: Cluster, count: int, *, baseline: bool, per_txn: int) -
     start, cpu = context.Event(), context.Value("d", 0.0)
     processes = [
         context.Process(target=writer, args=(start, count, f"writer-{n}", baseline, per_txn, cpu))
-        for n in range(WRITERS)
+        for n in range(writers)
     ]
     for process in processes:
         process.start()
-    while backends() < WRITERS + 1:  # every writer connected before the clock starts
+    while backends() < writers + 1:  # every writer connected before the clock starts
         time.sleep(0.1)
     syncs, server = wal_syncs(), cluster.cpu_seconds()
     began = time.perf_counter()
@@ -237,7 +239,7 @@ def run_writers(cluster: Cluster, count: int, *, baseline: bool, per_txn: int) -
     seconds = time.perf_counter() - began
     while backends() > 1:  # the writers' backends have exited, so their CPU is in the postmaster's cutime
         time.sleep(0.05)
-    events = count * WRITERS
+    events = count * writers
     return {
         "events": events,
         "seconds": seconds,
@@ -248,7 +250,7 @@ def run_writers(cluster: Cluster, count: int, *, baseline: bool, per_txn: int) -
     }
 
 
-def appends() -> None:
+def appends() -> dict:
     cluster = Cluster(commit_delay=COMMIT_DELAY, commit_siblings=COMMIT_SIBLINGS).start()
     try:
         django_setup(cluster.url)
@@ -265,23 +267,35 @@ def appends() -> None:
             "Audit log appends on PostgreSQL (bench/audit_log.py appends)",
             f"host: {os.cpu_count()} CPUs shared with other work, {load()} at the start; {version}, a private "
             f"cluster; fsync on, synchronous_commit on, commit_delay {COMMIT_DELAY} µs, commit_siblings "
-            f"{COMMIT_SIBLINGS}; {WRITERS} writer processes, each its own connection",
+            f"{COMMIT_SIBLINGS}; writer processes, each its own connection: {WRITER_COUNTS}",
             "phase | events | s | events/s | writer CPU µs/event | server CPU µs/event | events per WAL flush",
         ]
-        for round_ in range(1, ROUNDS + 1):
-            for per_txn in (1, 10):
-                for baseline in (True, False):
-                    count = BASELINE_EVENTS_PER_WRITER if baseline else EVENTS_PER_WRITER
-                    r = run_writers(cluster, count, baseline=baseline, per_txn=per_txn)
-                    what = "baseline, head-row lock" if baseline else "sequence, no lock (audit.record)"
-                    line = (
-                        f"round {round_}, {per_txn:>2} per txn, {what:<32} | {r['events']:>6} | {r['seconds']:6.2f} | "
-                        f"{r['rate']:6,.0f} | {r['client_us']:5.0f} | {r['server_us']:5.0f} | {r['per_flush']:5.1f}"
-                    )
-                    lines.append(line)
-                    print(line, flush=True)
+        best = {}
+        for writers in WRITER_COUNTS:
+            for round_ in range(1, ROUNDS + 1):
+                for per_txn in (1, 10):
+                    for baseline in (True, False):
+                        count = BASELINE_EVENTS_PER_WRITER if baseline else EVENTS_PER_WRITER
+                        r = run_writers(cluster, writers, count, baseline=baseline, per_txn=per_txn)
+                        what = "baseline, head-row lock" if baseline else "sequence, no lock (audit.record)"
+                        line = (
+                            f"{writers:>2} writers, round {round_}, {per_txn:>2} per txn, {what:<32} | "
+                            f"{r['events']:>6} | {r['seconds']:6.2f} | {r['rate']:6,.0f} | {r['client_us']:5.0f} | "
+                            f"{r['server_us']:5.0f} | {r['per_flush']:5.1f}"
+                        )
+                        lines.append(line)
+                        print(line, flush=True)
+                        key = (per_txn, what)
+                        best[key] = sorted([*best.get(key, []), r["rate"]])
+        lines.append("median events/s over every round and writer count:")
+        summary = {"writers": WRITER_COUNTS, "rounds": ROUNDS}
+        for (per_txn, what), rates in sorted(best.items()):
+            median = rates[len(rates) // 2]
+            lines.append(f"  {per_txn:>2} per txn, {what:<32}: {median:6,.0f} (min {rates[0]:,.0f})")
+            summary[f"{'baseline' if what.startswith('baseline') else 'log'}_{per_txn}_per_txn"] = round(median)
         lines.append(f"{load()} at the end")
-        write(f"audit_log-appends-w{WRITERS}-cd{COMMIT_DELAY}.txt", lines)
+        write(f"audit_log-appends-cd{COMMIT_DELAY}.txt", lines)
+        return summary
     finally:
         from django.db import connections
 
@@ -377,7 +391,7 @@ def timed(function, cluster: Cluster):
     return value, time.perf_counter() - began, time.process_time() - cpu, cluster.cpu_seconds() - server
 
 
-def tree() -> None:
+def tree() -> dict:
     cluster = Cluster().start()
     try:
         django_setup(cluster.url)
@@ -402,8 +416,10 @@ def tree() -> None:
                 checkpoint_create()
             return done
 
+        summary = {"events": TREE_EVENTS}
         done, wall, cpu, server = timed(integrate, cluster)
         assert done == TREE_EVENTS and AuditTree.objects.get().size == TREE_EVENTS
+        summary["integrate_per_s"] = round(done / wall)
         lines.append(
             f"integration (leaves, every subtree hash, a signed checkpoint every {CHECKPOINT_EVERY} events): "
             f"{done} events in {wall:.1f} s = {done / wall:,.0f} events/s; CPU {cpu / done * 1e6:.1f} µs/event "
@@ -412,6 +428,7 @@ def tree() -> None:
         print(lines[-1], flush=True)
         result, wall, cpu, server = timed(log_verify, cluster)
         assert result.ok and result.checked == TREE_EVENTS, result
+        summary["verify_per_s"], summary["verify_per_cpu_s"] = round(result.checked / wall), round(result.checked / cpu)
         lines.append(
             f"audit_verify (log_verify: every leaf, every stored subtree hash, every checkpoint's signatures and "
             f"root): {result.checked} events in {wall:.1f} s = {result.checked / wall:,.0f} events/s; CPU "
@@ -429,9 +446,11 @@ def tree() -> None:
             f"{server / checked * 1e6:.1f} µs/event in PostgreSQL"
         )
         print(lines[-1], flush=True)
+        summary["baseline_verify_per_s"] = round(checked / wall)
         assert tree_root(TREE_EVENTS)
         lines.append(f"{load()} at the end")
         write("audit_log-tree.txt", lines)
+        return summary
     finally:
         from django.db import connections
 
@@ -449,4 +468,5 @@ if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
     if mode not in ("appends", "tree"):
         sys.exit("usage: bench/audit_log.py appends|tree")
-    appends() if mode == "appends" else tree()
+    summary = appends() if mode == "appends" else tree()
+    print(json.dumps(summary))  # the last line, for `make bench` (bench/run.py)

@@ -3,7 +3,6 @@
     python bench/inproc.py verifier --base-url URL --token T --audience ORG --n 20000
     python bench/inproc.py grant --n 20        # grant latency, and grant -> signed PDF through the worker
     python bench/inproc.py render --n 20       # render + sign one record, in this process
-    python bench/inproc.py audit               # manage.py audit_verify over every event in the log
 
 Each prints one JSON object with its measure and, where there is one, its baseline from the same run.
 """
@@ -140,19 +139,6 @@ def render(n: int) -> dict:
     }
 
 
-def audit_walk() -> dict:
-    _django()
-    from django.core.management import call_command
-
-    from audit.models import AuditEvent
-
-    events = AuditEvent.objects.count()
-    start = time.perf_counter()
-    call_command("audit_verify", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    seconds = time.perf_counter() - start
-    return {"events": events, "seconds": round(seconds, 2), "events_per_s": round(events / seconds)}
-
-
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,16 +149,13 @@ def main():
     v.add_argument("--n", type=int, default=20000)
     sub.add_parser("grant").add_argument("--n", type=int, default=20)
     sub.add_parser("render").add_argument("--n", type=int, default=20)
-    sub.add_parser("audit")
     args = parser.parse_args()
     if args.command == "verifier":
         result = verifier(args.base_url, args.token, args.audience, args.n)
     elif args.command == "grant":
         result = grant(args.n)
-    elif args.command == "render":
-        result = render(args.n)
     else:
-        result = audit_walk()
+        result = render(args.n)
     print(json.dumps(result))
 
 

@@ -2,7 +2,6 @@
 
     python bench/seed.py cast --consents 50        # real consents through consent.builders; prints JSON
     python bench/seed.py grow --consents 1000000 --presentations 10000000
-    python bench/seed.py audit --events 100000
 
 `cast` makes the organisation, its API key and real consents (each with its signed token, audit events,
 status-list slot) through the same builders as seed_demo and the tests. `grow` then copies those rows
@@ -31,7 +30,6 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-import audit  # noqa: E402
 from consent import services  # noqa: E402
 from consent.builders import build_granted_consent, build_operator, build_organization, build_verified_person  # noqa: E402
 from consent.models import ApiKey, Consent, ConsentRequest, Presentation, RequestItem  # noqa: E402
@@ -200,18 +198,6 @@ def grow(consents: int, presentations: int) -> dict:
     }
 
 
-def audit_events(events: int) -> dict:
-    """Append events through `audit.record`, the one entry point, in batches of one transaction each."""
-    started = time.monotonic()
-    batch = 1000
-    for start in range(0, events, batch):
-        with transaction.atomic():
-            for i in range(start, min(events, start + batch)):
-                audit.record("bench", "bench.event", None, {"n": i})
-    seconds = time.monotonic() - started
-    return {"events": events, "append_s": round(seconds, 1), "append_per_s": round(events / seconds)}
-
-
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -219,14 +205,8 @@ def main():
     g = sub.add_parser("grow")
     g.add_argument("--consents", type=int, required=True)
     g.add_argument("--presentations", type=int, required=True)
-    sub.add_parser("audit").add_argument("--events", type=int, required=True)
     args = parser.parse_args()
-    if args.command == "cast":
-        result = cast(args.consents)
-    elif args.command == "grow":
-        result = grow(args.consents, args.presentations)
-    else:
-        result = audit_events(args.events)
+    result = cast(args.consents) if args.command == "cast" else grow(args.consents, args.presentations)
     print(json.dumps(result))
 
 

@@ -11,7 +11,7 @@ from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Length
 from django.http import Http404
 
-from consent.hotsql import hot_cursor
+from config.hotsql import hot_cursor
 from consent.models import (
     ApiKey,
     Consent,

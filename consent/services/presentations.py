@@ -5,7 +5,7 @@ import functools
 from django.db import connection
 from django.utils import timezone
 
-from consent.hotsql import hot_cursor
+from config.hotsql import hot_cursor
 from consent.models import ApiKey, Consent, Presentation
 
 __all__ = ["presentation_log", "presentation_record"]
