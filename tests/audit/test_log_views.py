@@ -129,3 +129,14 @@ def test_unknown_checkpoint_and_empty_log_are_json_404s(client, db):
 
 def test_the_proofs_answer_only_get(client, log):
     assert client.post("/log/proof/inclusion?index=0&size=1").status_code == 405
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/log/checkpoint", "/log/key", "/log/proof/inclusion?index=3&size=11", "/log/proof/consistency?first=5&second=11"],
+)
+def test_head_answers_as_get_without_a_body_and_writes_refuse(client, log, path):
+    got, head = client.get(path), client.head(path)
+    assert head.status_code == got.status_code == 200
+    assert head["Content-Type"] == got["Content-Type"] and head.content == b""
+    assert client.post(path).status_code == 405
