@@ -62,7 +62,12 @@ bench: deps
 
 # Generated clients (openapi-python-client, openapi-typescript) and schemathesis --checks all against the
 # live test server: about two minutes, so a target of its own, which .ci/run runs as well.
+# Go's reference implementation of C2SP signed notes and RFC 9162 proofs (golang.org/x/mod/sumdb/note and tlog,
+# from Debian) judges the audit log's checkpoints and proofs: tools/tlogcheck, tests/audit/test_tlog_conformance.py.
+GO_PACKAGES := golang-go golang-golang-x-mod-dev
+
 test-conformance: deps tools/openapi-typescript/node_modules/.installed
+	@$(MAKE) --no-print-directory system-deps DEBIAN_PACKAGES="$(GO_PACKAGES)"
 	$(VENV)/bin/pytest -p no:xdist -m conformance
 
 tools/openapi-typescript/node_modules/.installed: tools/openapi-typescript/package.json tools/openapi-typescript/package-lock.json

@@ -43,8 +43,6 @@ from audit.models import (
 )
 from audit.services import LATE_WINDOW, checkpoint_link
 
-CHUNK = 5000
-
 
 @dataclass
 class Result:

@@ -8,7 +8,7 @@ import base64
 
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from audit import keys
 from audit.models import AuditCheckpoint, AuditLeaf, AuditNode, AuditTree
@@ -43,7 +43,7 @@ def _tree_size() -> int:
     return AuditTree.objects.filter(id=1).values_list("size", flat=True).first() or 0
 
 
-@require_GET
+@require_safe
 def checkpoint(request):
     """The newest signed checkpoint, or (`?size=`) the one stored for that tree size."""
     checkpoints = AuditCheckpoint.objects.order_by("-number")
@@ -61,7 +61,7 @@ def checkpoint(request):
     return _text(found.note)
 
 
-@require_GET
+@require_safe
 def key(request):
     """The C2SP verifier key that checks every checkpoint's signature."""
     return _text(keys.log_verifier_key() + "\n", max_age=3600)
@@ -71,7 +71,7 @@ def _b64(values) -> list[str]:
     return [base64.b64encode(bytes(value)).decode() for value in values]
 
 
-@require_GET
+@require_safe
 def proof_inclusion(request):
     values, errors = _integers(request, ("index", "size"))
     if errors:
@@ -95,7 +95,7 @@ def proof_inclusion(request):
     )
 
 
-@require_GET
+@require_safe
 def proof_consistency(request):
     values, errors = _integers(request, ("first", "second"))
     if errors:

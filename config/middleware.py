@@ -8,10 +8,9 @@ from django.core.signals import got_request_exception
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.middleware.locale import LocaleMiddleware
-from django.middleware.security import SecurityMiddleware
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.cache import patch_vary_headers
+from django.utils.module_loading import import_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
@@ -120,37 +119,56 @@ class LanguageMiddleware(LocaleMiddleware):
 
 class TokenVerifyShortcutMiddleware:
     """Serve `POST /api/v1/tokens/verify` by consent.api.verify.token_verify_lean, before the middleware an
-    API call has no use for (static files, sessions, users, CSRF, OTP, messages, CSP); whatever it declines
-    goes on through the whole stack.
+    API call has no use for (static files, sessions, users, CSRF, OTP, messages); whatever it declines goes
+    on through the whole stack.
 
-    Placed right after DatabaseUnavailableMiddleware (whose 503 covers this path too), it does here what
-    the middleware it skips would do to such a call: the HTTPS redirect and the body size limit send the
-    call on to them; the security headers come from SecurityMiddleware's own process_response, the
-    language headers as LanguageMiddleware sets them for the API.
+    Placed right after DatabaseUnavailableMiddleware (whose 503 covers this path too). The layers below it
+    that act on every API answer (SHARED) are not copied but run here, their own process_request before the
+    lean answer and process_response after it, in the stack's order: the answer carries the very headers
+    the framework path's does (HSTS, nosniff, Referrer-Policy, Cross-Origin-Opener-Policy, Content-Language
+    and Vary, X-Frame-Options, Content-Security-Policy), with the view's own (Allow) from the view class.
+    A layer that would answer or refuse on the request side (the HTTPS redirect, a host not allowed) sends
+    the call on through the stack, which does so; the body size limit likewise (`_fits`).
     """
+
+    SHARED = (
+        "django.middleware.security.SecurityMiddleware",
+        "config.middleware.LanguageMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "csp.middleware.CSPMiddleware",
+    )
 
     def __init__(self, get_response):
         from consent.api.verify import PATH, token_verify_lean  # the app registry is ready by now
+        from consent.api.views import TokenVerifyApi  # likewise: views import models
 
         self.get_response = get_response
-        self.security = SecurityMiddleware(get_response)
         self.path, self.answer = PATH, token_verify_lean
+        layers = [import_string(path)(get_response) for path in settings.MIDDLEWARE if path in self.SHARED]
+        self.requesting = [layer for layer in layers if hasattr(layer, "process_request")]
+        self.responding = [layer for layer in reversed(layers) if hasattr(layer, "process_response")]
+        self.view_headers = dict(TokenVerifyApi().default_response_headers)
 
     def __call__(self, request):
         if request.method != "POST" or request.path_info != self.path or not self._fits(request):
             return self.get_response(request)
-        response = self.answer(request)
+        try:
+            declined = any(layer.process_request(request) is not None for layer in self.requesting)
+        except Exception:  # DisallowedHost, a refused user agent: the stack raises and answers it again
+            declined = True
+        response = None if declined else self.answer(request)
         if response is None:
             return self.get_response(request)
-        response["Content-Language"] = api_language(request.headers.get("Accept-Language", ""))
-        patch_vary_headers(response, ("Accept-Language",))
-        return self.security.process_response(request, response)
+        for name, value in self.view_headers.items():
+            response[name] = value
+        for layer in self.responding:
+            response = layer.process_response(request, response)
+        return response
 
     @staticmethod
     def _fits(request) -> bool:
-        """Neither an HTTPS redirect due nor a body over the limit (their middleware answers those)."""
-        if settings.SECURE_SSL_REDIRECT and not request.is_secure():
-            return False
+        """The body is within the limit (RequestBodyLimitMiddleware answers one over it)."""
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

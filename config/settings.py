@@ -258,6 +258,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-integrate": {"task": "audit.tasks.audit_integrate_task", "schedule": timedelta(seconds=30)},
     "audit-purge-daily": {"task": "audit.tasks.audit_purge_task", "schedule": timedelta(hours=24)},
     "consent-expire": {"task": "consent.tasks.consent_expire_task", "schedule": timedelta(minutes=5)},
+    "consent-expiry-remind": {"task": "consent.tasks.consent_expiry_remind_task", "schedule": timedelta(hours=1)},
     "consent-logs-purge-daily": {"task": "consent.tasks.consent_logs_purge_task", "schedule": timedelta(hours=24)},
     "consent-sweep": {"task": "consent.tasks.consent_sweep_task", "schedule": timedelta(minutes=1)},
     "samples-erase-hourly": {"task": "consent.tasks.samples_erase_task", "schedule": timedelta(hours=1)},
@@ -342,6 +343,12 @@ if not DEBUG and REALNAME_BACKEND.endswith("ChecksumOnlyVerifier"):
 # Consent requests.
 CONSENT_MAX_VALIDITY_DAYS = env.int("CONSENT_MAX_VALIDITY_DAYS", default=365)
 CONSENT_DENIAL_COOLDOWN_DAYS = env.int("CONSENT_DENIAL_COOLDOWN_DAYS", default=30)
+# The person is reminded this many days before a consent expires (once per consent; 0 = no reminder).
+CONSENT_EXPIRY_REMINDER_DAYS = env.int("CONSENT_EXPIRY_REMINDER_DAYS", default=7)
+if CONSENT_EXPIRY_REMINDER_DAYS < 0:
+    raise ImproperlyConfigured(
+        f"CONSENT_EXPIRY_REMINDER_DAYS={CONSENT_EXPIRY_REMINDER_DAYS} must be 0 (no reminder) or more days."
+    )
 # Reference samples are erased this many days after the consent ends (per request, 0 = at once), never later
 # than the platform maximum; the retention task runs hourly through beat.
 SAMPLE_RETENTION_DEFAULT_DAYS = env.int("SAMPLE_RETENTION_DEFAULT_DAYS", default=30)

@@ -10,13 +10,13 @@ from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from kombu import Connection
 
 logger = logging.getLogger(__name__)
 
 
-@require_GET
+@require_safe
 @never_cache
 def healthz(request):
     return JsonResponse({"status": "ok"})
@@ -55,7 +55,7 @@ def _broker_ok() -> str | None:
     return None
 
 
-@require_GET
+@require_safe
 @never_cache
 def readyz(request):
     checks = {"database": _database_ok(), "broker": _broker_ok()}

@@ -179,15 +179,29 @@ class Sample(models.Model):
 
 
 class Notification(models.Model):
-    """One notification of a request to the person (initial or resent); sent by a Celery task."""
+    """One message to the person, sent by a Celery task: a request's notice (initial or resent), or, with
+    `consent` set, a notice about that consent (its expiry ahead, or that it expired), at most one of each."""
 
     class State(models.TextChoices):
         QUEUED = "queued", _("queued")
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
+        # Not sent, and rightly so: the consent was withdrawn before its reminder went, or the person deleted
+        # their account (a deleted person gets nothing).
+        SKIPPED = "skipped", _("not sent")
+
+    class Reason(models.TextChoices):
+        INITIAL = "initial", _("first notice")
+        RESEND = "resend", _("sent again on request")
+        EXPIRY_REMINDER = "expiry_reminder", _("consent expires soon")
+        EXPIRED = "expired", _("consent expired")
 
     request = models.ForeignKey(ConsentRequest, on_delete=models.CASCADE, related_name="notifications")
-    reason = models.CharField(max_length=16, default="initial")
+    # The consent a notice is about (reasons EXPIRY_REMINDER and EXPIRED); null for a request's own notices.
+    consent = models.ForeignKey(
+        "Consent", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.INITIAL)
     state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
     requested_by = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -195,6 +209,17 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # Exactly once per consent: a retried or doubled sweep cannot queue a second reminder or notice.
+            models.UniqueConstraint(
+                fields=["consent", "reason"], condition=Q(consent__isnull=False), name="one_notice_per_consent"
+            ),
+            models.CheckConstraint(
+                condition=Q(consent__isnull=True, reason__in=["initial", "resend"])
+                | Q(consent__isnull=False, reason__in=["expiry_reminder", "expired"]),
+                name="notice_reason_matches_subject",
+            ),
+        ]
 
     def __str__(self):
         return f"notification #{self.pk} ({self.state})"

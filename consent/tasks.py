@@ -16,7 +16,7 @@ NOTIFY_RETRY_CAP_SECONDS = 3600
 
 @shared_task(bind=True)
 def request_notify_task(self, notification_id: int):
-    """Send the SMS (and e-mail) for one notification.
+    """Send the SMS (and e-mail) for one notification: a request's, or a consent's reminder or expiry notice.
 
     The gateway makes one attempt per call; this task retries with back-off while it is temporarily
     down, up to REQUEST_NOTIFY_MAX_RETRIES times. A refusal is recorded by the service and not retried.
@@ -38,6 +38,12 @@ def _at(now: str | None) -> datetime | None:
 @shared_task
 def consent_expire_task(now: str | None = None):
     return services.consents_expire(now=_at(now))
+
+
+@shared_task
+def consent_expiry_remind_task(now: str | None = None):
+    """Hourly through beat: queue the reminders of consents ending within CONSENT_EXPIRY_REMINDER_DAYS."""
+    return services.consent_expiry_reminders_queue(now=_at(now))
 
 
 @shared_task

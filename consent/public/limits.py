@@ -25,13 +25,22 @@ class PublicCheckThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "unknown"}
 
+    def wait(self) -> float:
+        """Seconds until a check fits again: when fewer than the limit are left in the last period, i.e. when
+        the limit-th newest leaves it (the history is newest first). DRF's own wait spreads the rest of the
+        period over the checks left: the same while the history holds exactly the limit, but 1 s to a
+        visitor with a minute to wait once it holds more, as after the rate was lowered."""
+        if self.num_requests < 1:  # nothing fits: no honest wait exists, name a period
+            return self.duration
+        return self.history[self.num_requests - 1] + self.duration - self.now
+
 
 def check_refused(request) -> tuple[str, int] | None:
     """None when this visitor may run one more check now; else what to tell them and the seconds to wait."""
     throttle = PublicCheckThrottle()
     if throttle.allow_request(request, None):
         return None
-    seconds = max(1, math.ceil(throttle.wait() or 1))
+    seconds = max(1, math.ceil(throttle.wait()))
     message = ngettext(
         "Too many checks from your network. Try again in %(seconds)s second.",
         "Too many checks from your network. Try again in %(seconds)s seconds.",

@@ -2,6 +2,7 @@
 
 from consent.services.account import *  # noqa: F403
 from consent.services.artifacts import *  # noqa: F403
+from consent.services.consent_notices import *  # noqa: F403
 from consent.services.decisions import *  # noqa: F403
 from consent.services.exports import *  # noqa: F403
 from consent.services.idempotency import *  # noqa: F403

@@ -28,7 +28,11 @@ def _export_data(person: Person) -> dict:
         .select_related("organization")
         .prefetch_related("presentations__organization", "artifacts", "outputs__organization")
     )
-    requests = requests_addressed_to_person(person=person).select_related("organization").prefetch_related("items")
+    requests = (
+        requests_addressed_to_person(person=person)
+        .select_related("organization")
+        .prefetch_related("items", "notifications")
+    )
     id_number = person.id_number
     return {
         "exported_at": timezone.now().isoformat(),
@@ -61,6 +65,17 @@ def _export_data(person: Person) -> dict:
                         "terms": json.loads(i.terms_json),
                     }
                     for i in r.items.all()
+                ],
+                # What we told them about it, and when: the request itself, reminders, a consent's end.
+                "notifications": [
+                    {
+                        "reason": n.reason,
+                        "consent": n.consent_id,
+                        "state": n.state,
+                        "created_at": n.created_at.isoformat(),
+                        "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+                    }
+                    for n in sorted(r.notifications.all(), key=lambda n: (n.created_at, n.pk))
                 ],
             }
             for r in requests

@@ -7,8 +7,9 @@ from django.utils import timezone
 
 import audit
 from consent.errors import ConsentNotActive, NotForThisPerson, NotPending, RequestExpired, StatementRequired
-from consent.models import Block, Consent, ConsentRequest, RequestItem, Statement
+from consent.models import Block, Consent, ConsentRequest, Notification, RequestItem, Statement
 from consent.services.artifacts import artifact_queue
+from consent.services.consent_notices import consent_notice_queue
 from consent.services.outputs import outputs_mark_withdrawn
 from consent.services.statements import statement_evidence
 from consent.services.webhooks import webhook_event_add
@@ -245,7 +246,10 @@ def organization_unblock(*, person: Person, organization_id: int) -> None:
 
 
 def consents_expire(*, now: datetime | None = None) -> tuple[int, int]:
-    """Expire consents past their validity and pending requests past their expiry. Idempotent."""
+    """Expire consents past their validity and pending requests past their expiry. Idempotent.
+
+    The person of each expired consent is told (consent_notice_queue), once per consent.
+    """
     now = now or timezone.now()
     consents = requests = 0
     # In id order, one short transaction each: a sweep cut off half-way leaves a prefix done, and the next
@@ -264,6 +268,8 @@ def consents_expire(*, now: datetime | None = None) -> tuple[int, int]:
             webhook_event_add(
                 organization=consent.organization, type="consent.expired", payload={"consent_id": consent.pk}
             )
+            # In the same transaction: a sweep killed after this commit still leaves the notice queued.
+            consent_notice_queue(consent=consent, reason=Notification.Reason.EXPIRED)
             consents += 1
     pending = ConsentRequest.objects.filter(state=ConsentRequest.State.PENDING, expires_at__lte=now)
     for request_id in pending.order_by("pk").values_list("pk", flat=True):

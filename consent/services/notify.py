@@ -1,5 +1,10 @@
-"""Delivering a request's notification to the person: SMS (and e-mail when known), each attempt recorded."""
+"""Delivering a notification to the person: SMS (and e-mail when known), each attempt recorded.
 
+A request's notice carries its link; a consent's (reminder before it expires, notice that it has) the words
+of what it covered and a link to it in the portal.
+"""
+
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -9,11 +14,17 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 import audit
-from consent.models import ConsentRequest, Notification, NotificationAttempt
+from consent.models import Consent, ConsentRequest, Notification, NotificationAttempt
 from identity.gateway import GatewayRejected, GatewayUnavailable
 from identity.sms import sms_send
 
-__all__ = ["notification_deliver", "notification_idempotency_key", "notifications_sweep", "request_link"]
+__all__ = [
+    "consent_link",
+    "notification_deliver",
+    "notification_idempotency_key",
+    "notifications_sweep",
+    "request_link",
+]
 
 
 def request_link(request: ConsentRequest) -> str:
@@ -46,24 +57,90 @@ def notification_idempotency_key(notification: Notification) -> str:
     return f"consent-notification-{notification.pk}"
 
 
+@dataclass(frozen=True)
+class _Message:
+    """What one notification says, to whom, in the person's language."""
+
+    phone: str
+    email: str
+    sms: str
+    subject: str = ""
+    body: str = ""
+
+
+def _request_message(notification: Notification) -> _Message | None:
+    """The request's link; None once the request is no longer pending (nothing left to decide)."""
+    request = notification.request
+    if request.state != ConsentRequest.State.PENDING:
+        return None
+    subject = body = ""
+    if request.person_email:
+        with translation.override(request.language):
+            subject = render_to_string("email/request-subject.txt", {"organization": request.organization}).strip()
+        body = _render(request, "email/request-body.txt")
+    return _Message(
+        request.person_phone, request.person_email, _render(request, "sms/request.txt"), subject=subject, body=body
+    )
+
+
+def consent_link(consent: Consent) -> str:
+    return f"{settings.SITE_URL}/me/consents/{consent.pk}/"
+
+
+def _consent_message(notification: Notification) -> _Message | None:
+    """A notice about a consent's end; None if it must not go: the person deleted their account, or the
+    consent a reminder is about has ended already (withdrawn or expired: the reminder says nothing true)."""
+    consent = notification.consent
+    person = consent.person
+    if person.erased_at is not None:
+        return None
+    if notification.reason == Notification.Reason.EXPIRY_REMINDER and (
+        consent.state != Consent.State.ACTIVE or consent.valid_until <= timezone.now()
+    ):
+        return None
+    request = consent.item.request
+    email = person.email or request.person_email
+    name = "consent_expired" if notification.reason == Notification.Reason.EXPIRED else "consent_expiry_reminder"
+    context = {
+        "consent": consent,
+        "item": consent.item,
+        "organization": consent.organization,
+        "link": consent_link(consent),
+    }
+    with translation.override(request.language):
+        return _Message(
+            person.phone,
+            email,
+            render_to_string(f"sms/{name}.txt", context).strip(),
+            subject=render_to_string(f"email/{name}-subject.txt", context).strip() if email else "",
+            body=render_to_string(f"email/{name}-body.txt", context).strip() if email else "",
+        )
+
+
 def notification_deliver(*, notification_id: int, final: bool = False) -> str:
     """Send one notification. Idempotent: a notification already sent is not sent again.
 
     Raises GatewayUnavailable so that the task retries; on the final attempt the notification is marked failed.
     A refusal by the gateway (GatewayRejected) is permanent: recorded, marked failed at once, not raised.
     """
-    notification = Notification.objects.select_related("request__organization").get(pk=notification_id)
-    request = notification.request
-    if notification.state == Notification.State.SENT:
-        return "already sent"
-    if request.state != ConsentRequest.State.PENDING:
-        _finish(notification, Notification.State.FAILED, "request no longer pending")
-        return "request closed"
+    notification = Notification.objects.select_related(
+        "request__organization", "consent__organization", "consent__person", "consent__item__request"
+    ).get(pk=notification_id)
+    if notification.state in (Notification.State.SENT, Notification.State.SKIPPED):
+        return "already sent" if notification.state == Notification.State.SENT else "not to be sent"
+    if notification.consent_id is None:
+        message = _request_message(notification)
+        if message is None:
+            _finish(notification, Notification.State.FAILED, "request no longer pending")
+            return "request closed"
+    else:
+        message = _consent_message(notification)
+        if message is None:
+            _finish(notification, Notification.State.SKIPPED, "person deleted or consent no longer active")
+            return "not to be sent"
     try:
         reference = sms_send(
-            phone=request.person_phone,
-            text=_render(request, "sms/request.txt"),
-            idempotency_key=notification_idempotency_key(notification),
+            phone=message.phone, text=message.sms, idempotency_key=notification_idempotency_key(notification)
         )
     except GatewayUnavailable as exc:
         _attempt(notification, "sms", False, error=str(exc))
@@ -75,11 +152,9 @@ def notification_deliver(*, notification_id: int, final: bool = False) -> str:
         _finish(notification, Notification.State.FAILED, f"SMS gateway refused the message: {exc}")
         return "rejected"
     _attempt(notification, "sms", True, reference=reference)
-    if request.person_email:
+    if message.email:
         try:
-            with translation.override(request.language):
-                subject = render_to_string("email/request-subject.txt", {"organization": request.organization}).strip()
-            send_mail(subject, _render(request, "email/request-body.txt"), None, [request.person_email])
+            send_mail(message.subject, message.body, None, [message.email])
         except Exception as exc:  # mail is a second channel; the SMS went out, so record and go on
             _attempt(notification, "email", False, error=f"{type(exc).__name__}: {exc}")
         else:
@@ -88,15 +163,28 @@ def notification_deliver(*, notification_id: int, final: bool = False) -> str:
     return reference
 
 
+AUDIT_ACTIONS = {
+    # (about a consent?, state): action
+    (False, Notification.State.SENT): "request.notified",
+    (False, Notification.State.FAILED): "request.notify_failed",
+    (True, Notification.State.SENT): "consent.notified",
+    (True, Notification.State.FAILED): "consent.notify_failed",
+    (True, Notification.State.SKIPPED): "consent.notify_skipped",
+}
+
+
 @transaction.atomic
 def _finish(notification: Notification, state: str, error: str) -> None:
     notification.state = state
     notification.sent_at = timezone.now() if state == Notification.State.SENT else None
     notification.save(update_fields=["state", "sent_at"])
-    action = "request.notified" if state == Notification.State.SENT else "request.notify_failed"
-    audit.record(
-        "notifier", action, notification.request, {"organization": notification.request.organization_id, "error": error}
-    )
+    about_consent = notification.consent_id is not None
+    target = notification.consent if about_consent else notification.request
+    data = {"organization": target.organization_id, "error": error}
+    if about_consent:
+        data["reason"] = notification.reason
+    action = AUDIT_ACTIONS[(about_consent, state)]
+    audit.record("notifier", action, target, data)
 
 
 def notifications_sweep(*, now=None) -> int:

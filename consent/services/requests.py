@@ -224,10 +224,12 @@ def _refuse_if_blocked_or_cooling(organization: Organization, phone: str, modali
 def _refuse_if_notifying_too_much(organization: Organization, phone: str, now) -> None:
     """Caps on notifications, each an SMS: per phone from this organisation and from all, per organisation.
 
-    Counted from the Notification rows themselves, so a refused call writes nothing.
+    Counted from the Notification rows themselves, so a refused call writes nothing. Only requests' own
+    notices count: the platform's notices of a consent's end are not the organisation's sending.
     """
     day, hour = now - timedelta(days=1), now - timedelta(hours=1)
-    to_phone = Notification.objects.filter(request__person_phone=phone, created_at__gte=day)
+    sent_by_requests = Notification.objects.filter(consent__isnull=True)
+    to_phone = sent_by_requests.filter(request__person_phone=phone, created_at__gte=day)
     checks = [
         (
             to_phone.filter(request__organization=organization),
@@ -242,7 +244,7 @@ def _refuse_if_notifying_too_much(organization: Organization, phone: str, now) -
             _("This number has received too many notifications today. Try again after %(when)s."),
         ),
         (
-            Notification.objects.filter(request__organization=organization, created_at__gte=hour),
+            sent_by_requests.filter(request__organization=organization, created_at__gte=hour),
             settings.NOTIFY_LIMIT_PER_ORGANIZATION_HOUR,
             timedelta(hours=1),
             _("Your organisation has sent too many notifications in the last hour. Try again after %(when)s."),
@@ -411,8 +413,9 @@ def request_notify_again(*, actor, organization: Organization, request_id: int) 
     request = ConsentRequest.objects.select_for_update().get(pk=request_id, organization=organization)
     if request.state != ConsentRequest.State.PENDING:
         raise NotPending(state=request.get_state_display())
-    last = request.notifications.order_by("-created_at").first()
-    if request.notifications.count() >= MAX_NOTIFICATIONS:
+    sent = request.notifications.filter(consent__isnull=True)  # not the notices of a granted item's end
+    last = sent.order_by("-created_at").first()
+    if sent.count() >= MAX_NOTIFICATIONS:
         raise ResendLimited(
             _("This request was already sent %(n)s times; it cannot be sent again."), n=MAX_NOTIFICATIONS
         )

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from consent import webhooks
-from consent.models import ConsentRequest, EndUserVerification, Modality, Operation, RequestItem
+from consent.models import ConsentRequest, EndUserVerification, Modality, Notification, Operation, RequestItem
 from consent.records.receipt import terms_recipients
 from consent.services.retention import item_samples_erase_due_at
 
@@ -140,12 +140,9 @@ def language_label(value) -> str:
     return str(LANGUAGES.get(value, value))
 
 
-NOTIFICATION_REASONS = {"initial": _("first notice"), "resend": _("sent again on request")}
-
-
 @register.filter
 def notification_reason_label(value) -> str:
-    return str(NOTIFICATION_REASONS.get(value, value))
+    return str(dict(Notification.Reason.choices).get(value, value))
 
 
 CHANNELS = {"sms": _("SMS"), "email": _("e-mail")}
@@ -195,6 +192,9 @@ AUDIT_ACTIONS = {
     "consent.expire": _("consent expired"),
     "consent.grant": _("consent granted"),
     "consent.logs_purge": _("presentation log purged"),
+    "consent.notified": _("person told of the consent's end (reminder or expiry)"),
+    "consent.notify_failed": _("notice of the consent's end could not be sent"),
+    "consent.notify_skipped": _("notice of the consent's end not sent (withdrawn or account deleted)"),
     "consent.revoke": _("consent withdrawn"),
     "guardian.set": _("guardian recorded"),
     "guardian.verify": _("guardian's identity checked"),

@@ -129,9 +129,9 @@ def sms_code_send(*, person: Person, ip: str | None, bound_to: str = SIGNIN, sub
     )
     audit.record(person, "person.code_sent", person, {"purpose": "grant" if bound_to != SIGNIN else SIGNIN})
     # Imported here: identity.tasks -> identity.sms -> identity.services.operators closes a cycle.
-    from identity.tasks import sms_code_deliver_task
+    from identity.tasks import sms_code_deliver_task, sms_code_idempotency_key
 
-    enqueue_on_commit(sms_code_deliver_task, device.pk, subject[:40])
+    enqueue_on_commit(sms_code_deliver_task, device.pk, subject[:40], sms_code_idempotency_key(device))
     return device
 
 

@@ -27,6 +27,7 @@ from audit.services import (
     tree_root,
 )
 from audit.tasks import audit_integrate_task
+from consent.management.commands import run_schedule
 from tests.audit.helpers import record, run_verify, tamper
 from tests.conftest import REPO, subprocess_env
 
@@ -126,6 +127,30 @@ def test_the_beat_task_integrates_and_signs_a_checkpoint_only_when_the_tree_grew
     assert list(AuditCheckpoint.objects.values_list("number", "size")) == [(1, 3), (2, 4)]
 
 
+def test_a_checkpoint_is_signed_within_a_minute_of_every_append_by_beat_and_by_run_schedule(settings):
+    """Beat's schedule (which `run_schedule` follows in development) integrates and signs at least every minute;
+    in simulated seconds, each event appended is covered by a signed checkpoint no more than 60 s later."""
+    schedule = {
+        name: entry
+        for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
+        if entry["task"] == "audit.tasks.audit_integrate_task"
+    }
+    assert len(schedule) == 1
+    assert next(iter(schedule.values()))["schedule"] <= timedelta(minutes=1)
+    appended_at, signed_at, last_run = {}, {}, {}
+    for second in range(241):
+        if second in (5, 50, 95, 170, 171):
+            appended_at[record(1)[0].seq] = second
+        for name in run_schedule.due_tasks(schedule, last_run, float(second)):
+            assert run_schedule.run_entry(name, schedule[name])
+            last_run[name] = float(second)
+        newest = AuditCheckpoint.objects.order_by("-number").values_list("size", flat=True).first() or 0
+        for seq in AuditLeaf.objects.filter(index__lt=newest).values_list("seq", flat=True):
+            signed_at.setdefault(seq, second)
+    assert set(signed_at) == set(appended_at)
+    assert max(signed_at[seq] - appended_at[seq] for seq in appended_at) <= 60
+
+
 def test_a_checkpoint_is_a_c2sp_signed_note_over_origin_size_and_root(settings):
     settings.AUDIT_LOG_ORIGIN = "consent.example/audit-log"
     record(5)
@@ -200,6 +225,45 @@ def test_purge_drops_old_bodies_keeps_the_tree_and_a_purged_leafs_proof_still_ve
     assert merkle.verify_inclusion(1, checkpoint.size, merkle.leaf_hash(evidence["event"].encode()), proof,
                                    checkpoint.root_hash)  # fmt: skip
     assert AuditCheckpoint.objects.filter(size=checkpoint.size, note=evidence["checkpoint"]).exists()
+
+
+def test_after_a_purge_the_purged_leafs_proof_to_the_newest_checkpoint_and_the_consistency_proof_still_verify(client):
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        old = record(4)
+        evidence = event_evidence(seq=old[1].seq)  # what a record made then carries
+    before = note.checkpoint_open(evidence["checkpoint"], verifier())
+    with time_machine.travel(start + timedelta(days=400), tick=False):
+        record(3)
+        assert events_purge(retention_days=365) == 4
+    assert not AuditEvent.objects.filter(seq=old[1].seq).exists()
+    newest = note.checkpoint_open(client.get("/log/checkpoint").content.decode(), verifier())
+    assert newest.size == 8  # 4 purged + 3 kept + the purge event
+    answer = client.get("/log/proof/inclusion", {"index": 1, "size": newest.size}).json()
+    leaf = merkle.leaf_hash(evidence["event"].encode())
+    assert base64.b64decode(answer["leaf_hash"]) == leaf and answer["event_seq"] == old[1].seq
+    proof = [base64.b64decode(h) for h in answer["hashes"]]
+    assert merkle.verify_inclusion(1, newest.size, leaf, proof, newest.root_hash)
+    answer = client.get("/log/proof/consistency", {"first": before.size, "second": newest.size}).json()
+    proof = [base64.b64decode(h) for h in answer["hashes"]]
+    assert merkle.verify_consistency(before.size, newest.size, before.root_hash, newest.root_hash, proof)
+    # Asked again after the purge, the evidence still names the leaf and its checkpoint; the body is gone.
+    again = event_evidence(seq=old[1].seq)
+    assert (again["leaf_index"], again["event"], again["checkpoint"]) == (1, None, evidence["checkpoint"])
+    assert again["inclusion_proof"] == evidence["inclusion_proof"]
+
+
+def test_purge_folds_events_not_yet_in_the_tree_before_it_drops_their_bodies():
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    with time_machine.travel(start, tick=False):
+        old = record(3)
+    assert AuditTree.objects.get().size == 0  # never integrated: beat had not run
+    with time_machine.travel(start + timedelta(days=400), tick=False):
+        record(1)
+        assert events_purge(retention_days=365) == 3
+    assert list(AuditLeaf.objects.order_by("index").values_list("seq", flat=True))[:3] == [e.seq for e in old]
+    code, output = run_verify()
+    assert code == 0, output
 
 
 def test_a_deleted_body_above_the_purge_horizon_is_tampering():

@@ -5,6 +5,7 @@ import base64
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from likeness_consent_client import witness
 
 from audit import merkle, note
 
@@ -91,6 +92,73 @@ def test_consistency_proofs_match_the_reference_vectors_and_verify(first, second
     assert merkle.verify_consistency(first, second, first_root, second_root, proof)
     if first != second:
         assert not merkle.verify_consistency(first, second, bytes.fromhex(ROOTS[first - 1]), second_root, proof)
+
+
+# The standalone verifier in clients/python carries its own copy of the RFC's verification algorithms: the
+# same published vectors must pass there, with nothing of this repository's tree code in between.
+
+
+def test_the_clients_leaf_hash_gives_the_reference_roots():
+    leaves = [witness.leaf_hash(data) for data in LEAF_INPUTS]
+    assert [merkle.root(leaves[:size]).hex() for size in range(9)] == ROOTS
+
+
+@pytest.mark.parametrize(("index", "size", "expected"), INCLUSION)
+def test_the_clients_inclusion_check_accepts_the_reference_proofs_and_nothing_else(index, size, expected):
+    proof, root, leaf = [bytes.fromhex(h) for h in expected], bytes.fromhex(ROOTS[size]), leaf_hashes(8)[index]
+    assert witness.verify_inclusion(index, size, leaf, proof, root)
+    assert not witness.verify_inclusion(index, size, witness.leaf_hash(b"forged"), proof, root)
+    assert not witness.verify_inclusion(index, size, leaf, [*proof, proof[0] if proof else root], root)
+    if size > 1:
+        assert not witness.verify_inclusion((index + 1) % size, size, leaf, proof, root)
+        assert not witness.verify_inclusion(index, size, leaf, proof[:-1], root)
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), CONSISTENCY)
+def test_the_clients_consistency_check_accepts_the_reference_proofs_and_nothing_else(first, second, expected):
+    proof = [bytes.fromhex(h) for h in expected]
+    first_root, second_root = bytes.fromhex(ROOTS[first]), bytes.fromhex(ROOTS[second])
+    assert witness.verify_consistency(first, second, first_root, second_root, proof)
+    assert not witness.verify_consistency(second, first, second_root, first_root, proof) or first == second
+    if first != second:
+        assert not witness.verify_consistency(first, second, bytes.fromhex(ROOTS[first - 1]), second_root, proof)
+        assert not witness.verify_consistency(first, second, first_root, bytes.fromhex(ROOTS[second - 1]), proof)
+        assert not witness.verify_consistency(first, second, first_root, second_root, proof[:-1])
+
+
+def test_the_client_treats_the_empty_tree_as_the_rfc_does():
+    empty, eight = bytes.fromhex(ROOTS[0]), bytes.fromhex(ROOTS[8])
+    assert witness.verify_consistency(0, 8, empty, eight, []) and merkle.verify_consistency(0, 8, empty, eight, [])
+    assert not witness.verify_consistency(0, 8, eight, eight, [])
+    assert not witness.verify_consistency(0, 8, empty, eight, [eight])
+
+
+def test_the_client_opens_only_checkpoints_whose_size_is_a_plain_decimal():
+    key = Ed25519PrivateKey.generate()
+    vkey = witness.VerifierKey.parse(note.verifier_key("example.com/log", key.public_key()))
+    root = base64.b64encode(bytes.fromhex(ROOTS[8])).decode()
+    good = note.sign(f"example.com/log\n8\n{root}\n", "example.com/log", key)
+    assert witness.open_checkpoint(good, vkey).size == 8
+    for size in ("08", "\u0668", "+8", "-8"):
+        signed = note.sign(f"example.com/log\n{size}\n{root}\n", "example.com/log", key)
+        with pytest.raises(witness.LogError, match="bad_checkpoint"):
+            witness.open_checkpoint(signed, vkey)
+
+
+def test_the_client_verifies_every_proof_the_server_builds_for_trees_up_to_33_leaves():
+    leaves = [merkle.leaf_hash(f"event {i}".encode()) for i in range(33)]
+    _, lookup = stored_nodes(leaves)
+    roots = [merkle.root(leaves[:n]) for n in range(34)]
+    for size in range(1, 34):
+        for index in range(size):
+            proof = merkle.proof_hashes(merkle.inclusion_ranges(index, size), lookup)
+            assert witness.verify_inclusion(index, size, leaves[index], proof, roots[size]), (index, size)
+            assert not witness.verify_inclusion(index, size, leaves[index - 1] if index else roots[0], proof,
+                                                roots[size])  # fmt: skip
+        for first in range(1, size):
+            proof = merkle.proof_hashes(merkle.consistency_ranges(first, size), lookup)
+            assert witness.verify_consistency(first, size, roots[first], roots[size], proof), (first, size)
+            assert not witness.verify_consistency(first, size, roots[first - 1], roots[size], proof), (first, size)
 
 
 def test_every_proof_of_every_tree_up_to_33_leaves_verifies_and_a_rewritten_history_does_not():

@@ -20,22 +20,30 @@ TREE = [("audit", "0005_integration_gaps")]
 fold = importlib.import_module("audit.migrations.0004_transparency_log")
 
 
-def chain_events(apps, count: int, *, break_at: int | None = None):
-    """Events as the hash chain wrote them (hash version 2)."""
+def chain_events(apps, count: int, *, break_at: int | None = None, first: int = 1, prev: str = "0" * 64,
+                 v1_below: int = 0, insert_order=None):  # fmt: skip
+    """Events as the hash chain wrote them: hash version 1 (no organisation) below `v1_below`, version 2 from
+    there on. `insert_order` saves them in another order than their seqs (the row ids then disagree with the
+    chain's order, as after a restore or concurrent appends)."""
     Event = apps.get_model("audit", "AuditEvent")
-    prev = "0" * 64
-    for seq in range(1, count + 1):
+    events = []
+    for seq in range(first, first + count):
+        version = 1 if seq < v1_below else 2
         event = Event(
             seq=seq, time=datetime(2026, 1, 1, 12, seq, tzinfo=UTC), actor_type="system", actor_label="alice",
-            action="thing.create", data={"i": seq, "名": "二"}, organization_id=7, hash_version=2, prev_hash=prev,
+            action=f"thing.{seq}", data={"i": seq, "名": "二"}, organization_id=7 if version == 2 else None,
+            hash_version=version, prev_hash=prev,
         )  # fmt: skip
         fields = fold._chain_fields(event)
         event.hash = hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":"),
                                                ensure_ascii=False).encode()).hexdigest()  # fmt: skip
         if seq == break_at:
             event.data = {"i": "forged"}
-        event.save()
+        events.append(event)
         prev = event.hash
+    for position in insert_order or range(count):
+        events[position].save()
+    return events
 
 
 def test_existing_events_are_folded_into_the_tree_in_seq_order_and_verify():
@@ -49,6 +57,41 @@ def test_existing_events_are_folded_into_the_tree_in_seq_order_and_verify():
     assert log_integrate().size == 5  # the first signed checkpoint covers the folded events
     code, output = run_verify()
     assert code == 0, output
+
+
+@pytest.mark.slow  # a migration round trip (README: Writing tests)
+def test_events_saved_out_of_order_of_both_hash_versions_are_folded_by_seq():
+    apps = migrate(CHAIN)
+    chain_events(apps, 6, v1_below=3, insert_order=[5, 2, 0, 4, 1, 3])
+    migrate(TREE)
+    assert list(AuditLeaf.objects.order_by("index").values_list("seq", flat=True)) == [1, 2, 3, 4, 5, 6]
+    events = AuditEvent.objects.order_by("seq")
+    assert [e.organization_id for e in events] == [None, None, 7, 7, 7, 7]
+    assert tree_root(6) == merkle.root([merkle.leaf_hash(e.leaf_body()) for e in events])
+    log_integrate()
+    code, output = run_verify()
+    assert code == 0, output
+    for table in ("audit_auditcheckpoint", "audit_auditnode", "audit_auditleaf", "audit_audittree", "audit_auditevent"):
+        tamper(f"DELETE FROM {table}")  # noqa: S608 (the next test starts from an empty log)
+
+
+@pytest.mark.slow  # a migration round trip (README: Writing tests)
+def test_a_chain_cut_by_an_earlier_purge_is_folded_from_its_anchor():
+    """The chain's retention purge left an anchor checkpoint whose hash the first remaining event links to."""
+    apps = migrate(CHAIN)
+    anchor = "ab" * 32
+    apps.get_model("audit", "AuditCheckpoint").objects.create(
+        seq=10, cp_seq=1, hash=anchor, time=datetime(2026, 1, 1, tzinfo=UTC), reason="purge", key_id="k",
+        signature="s", prev="0" * 64,
+    )  # fmt: skip
+    chain_events(apps, 3, first=11, prev=anchor)
+    migrate(TREE)
+    assert list(AuditLeaf.objects.order_by("index").values_list("index", "seq")) == [(0, 11), (1, 12), (2, 13)]
+    log_integrate()
+    code, output = run_verify()
+    assert code == 0, output
+    for table in ("audit_auditcheckpoint", "audit_auditnode", "audit_auditleaf", "audit_audittree", "audit_auditevent"):
+        tamper(f"DELETE FROM {table}")  # noqa: S608 (the next test starts from an empty log)
 
 
 def test_a_broken_chain_is_refused_not_laundered_into_a_fresh_tree():

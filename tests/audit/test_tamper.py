@@ -3,10 +3,12 @@
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from audit import keys, merkle, note
-from audit.models import AuditEvent, AuditLeaf, node_key
-from audit.services import log_integrate
+from audit.canonical import canonical_json
+from audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, node_key
+from audit.services import checkpoint_link, log_integrate
 from tests.audit.helpers import latest_checkpoint, record, run_verify, tamper
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +193,63 @@ def test_latest_checkpoint_command_explains_an_empty_log():
 
 def test_leaves_are_numbered_from_zero_without_gaps(log):
     assert list(AuditLeaf.objects.order_by("index").values_list("index", flat=True)) == list(range(8))
+
+
+# ---- an operator who holds the signing key: the checkpoints' own chain still refuses a rewritten history ----
+
+
+def resign(number: int):
+    """Sign a checkpoint row's chain fields again with the platform key, as an operator with the key could."""
+    checkpoint = AuditCheckpoint.objects.get(number=number)
+    tamper("UPDATE audit_auditcheckpoint SET chain_signature = %s WHERE number = %s",
+           [keys.sign(canonical_json(checkpoint.chain_fields())), number])  # fmt: skip
+
+
+def test_a_dropped_checkpoint_renumbered_and_re_signed_no_longer_links(log):
+    record(1)
+    log_integrate()
+    tamper("DELETE FROM audit_auditcheckpoint WHERE number = 2")
+    tamper("UPDATE audit_auditcheckpoint SET number = 2 WHERE number = 3")
+    resign(2)
+    code, output = run_verify()
+    assert code == 1
+    assert "checkpoint 2 (size 9)" in output and "does not link to the one before" in output
+
+
+def test_a_checkpoint_whose_note_signs_another_tree_than_its_row_is_caught(log):
+    tamper("UPDATE audit_auditcheckpoint SET note = (SELECT note FROM audit_auditcheckpoint WHERE number = 2)"
+           " WHERE number = 1")  # fmt: skip
+    resign(1)
+    code, output = run_verify()
+    assert code == 1
+    assert "checkpoint 1 (size 4)" in output and "its note signs another tree than its columns say" in output
+
+
+def test_a_newer_checkpoint_of_a_smaller_tree_is_a_rewind(log):
+    """A correctly signed checkpoint of the 4-leaf tree after the 8-leaf one: what a rewound log would publish."""
+    first, newest = AuditCheckpoint.objects.get(number=1), AuditCheckpoint.objects.get(number=2)
+    AuditCheckpoint.objects.create(
+        number=3, size=4, root_hash=first.root_hash, note=first.note, prev=checkpoint_link(newest),
+        time=timezone.now(), chain_signature="",
+    )  # fmt: skip
+    resign(3)
+    code, output = run_verify()
+    assert code == 1
+    assert "checkpoint 3 (size 4)" in output and "the tree shrank" in output
+
+
+def test_a_tree_row_that_disagrees_with_its_leaves_is_caught(log):
+    tamper("UPDATE audit_audittree SET size = 7")
+    code, output = run_verify("--no-integrate")
+    assert code == 1
+    assert "the tree's size does not match its leaves" in output
+
+
+def test_dropping_only_the_newest_checkpoint_is_caught_by_the_auditors_copy(log, tmp_path):
+    kept = tmp_path / "checkpoint.txt"
+    kept.write_text(latest_checkpoint())
+    tamper("DELETE FROM audit_auditcheckpoint WHERE number = 2")
+    assert run_verify()[0] == 0  # the rest is consistent: the events are still there, under no signature
+    code, output = run_verify("--checkpoint", str(kept))
+    assert code == 1
+    assert "the auditor's checkpoint is gone" in output

@@ -1,14 +1,17 @@
 """The witness in clients/python against the real application (WSGI transport): it keeps a checkpoint and
 catches a log that was rewritten, shortened, rewound, or that dropped the checkpoint it kept."""
 
+import base64
+
 import httpx
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.utils import timezone
 from likeness_consent_client import LogError, LogWitness, witness
 
-from audit import keys
-from audit.models import AuditEvent
-from audit.services import log_integrate
+from audit import keys, note
+from audit.models import AuditCheckpoint, AuditEvent
+from audit.services import checkpoint_link, log_integrate, tree_integrate, tree_root
 from tests.audit.helpers import record, tamper
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +122,37 @@ def test_the_command_line_says_ok_or_misbehaved(watcher, monkeypatch, capsys):
     tamper("DELETE FROM audit_auditcheckpoint")
     assert witness.main([BASE, keys.log_verifier_key(), "x"]) == 1
     assert "LOG MISBEHAVED: bad_answer" in capsys.readouterr().err
+
+
+def test_a_second_tree_of_the_same_size_signed_by_the_log_is_a_fork(watcher):
+    """The operator rewrites an event and signs the rebuilt tree at the size the witness kept, while still serving
+    the old checkpoint of that size: two different trees of one size, both signed with the real key."""
+    tamper("UPDATE audit_auditevent SET action = 'forged' WHERE seq = %s", [watcher.events[2].seq])
+    rebuild_tree()
+    assert tree_integrate() == 8
+    kept = AuditCheckpoint.objects.get()
+    origin, root = keys.log_origin(), tree_root(8)
+    assert root.hex() != kept.root_hash
+    AuditCheckpoint.objects.create(
+        number=2, size=8, root_hash=root.hex(), prev=checkpoint_link(kept), time=timezone.now(), chain_signature="",
+        note=note.sign(note.Checkpoint(origin, 8, root).text(), origin, keys.platform_private_key()),
+    )  # fmt: skip
+    with pytest.raises(LogError) as caught:
+        watcher.check()
+    assert caught.value.code == "forked"
+    assert watcher.kept().root_hash.hex() == kept.root_hash
+
+
+def test_a_checkpoint_changed_under_the_logs_signature_line_is_refused(watcher):
+    """The newest note names the log's key but its text (the root) was changed after signing."""
+    record(2)
+    newest = log_integrate()
+    text, signatures = newest.note.split("\n\n")
+    lines = text.split("\n")
+    lines[2] = base64.b64encode(bytes(32)).decode()
+    tamper("UPDATE audit_auditcheckpoint SET note = %s WHERE number = %s",
+           ["\n".join(lines) + "\n\n" + signatures, newest.number])  # fmt: skip
+    with pytest.raises(LogError) as caught:
+        watcher.check()
+    assert caught.value.code == "bad_checkpoint" and "does not verify" in str(caught.value)
+    assert watcher.kept().size == 8

@@ -96,6 +96,14 @@ def test_healthz_answers_while_the_process_runs(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_head_as_get_for_load_balancers_that_ask_so(client, path):
+    got, head = client.get(path), client.head(path)
+    assert head.status_code == got.status_code and head.content == b""
+    assert client.post(path).status_code == 405
+
+
+@pytest.mark.django_db
 def test_readyz_reports_database_and_broker(client):
     response = client.get("/readyz")
     assert response.status_code == 200

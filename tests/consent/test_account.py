@@ -71,3 +71,18 @@ def test_delete_withdraws_refuses_erases_and_keeps_the_proof(granted, pending_re
     assert Sample.objects.exclude(sha256="").count() == len(sample_files)
     assert client.get("/me/")["Location"].startswith("/signin/")
     assert AuditEvent.objects.filter(action="person.erase").exists()
+
+
+def test_export_lists_what_we_told_the_person_about_each_request(person_client, pending_request):
+    person_client.get(f"/r/{pending_request.code}/")
+    archive = zipfile.ZipFile(io.BytesIO(person_client.post("/me/export/").content))
+    [request] = json.loads(archive.read("data.json"))["requests"]
+    [notice] = request["notifications"]
+    sent = pending_request.notifications.get()
+    assert notice == {
+        "reason": "initial",
+        "consent": None,
+        "state": sent.state,
+        "created_at": sent.created_at.isoformat(),
+        "sent_at": sent.sent_at.isoformat() if sent.sent_at else None,
+    }

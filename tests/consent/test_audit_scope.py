@@ -22,6 +22,7 @@ from consent.errors import NotForThisPerson
 from consent.models import WebhookEvent
 from consent.office.selectors import audit_events_for_organization
 from consent.services import consent_grant, notify
+from consent.tasks import request_notify_task
 from identity import services as identity_services
 from identity.gateway import GatewayUnavailable
 from identity.models import Membership
@@ -36,6 +37,9 @@ ORGANIZATION_ACTIONS = {
     "artifact.create",
     "consent.expire",
     "consent.grant",
+    "consent.notified",
+    "consent.notify_failed",
+    "consent.notify_skipped",
     "consent.revoke",
     "item.deny",
     "item.samples_erase",
@@ -106,7 +110,13 @@ PLATFORM_ACTIONS = {
 }
 # Action names computed at the call site, and what they can be.
 DYNAMIC_ACTIONS = {
-    "consent/services/notify.py:action": {"request.notified", "request.notify_failed"},
+    "consent/services/notify.py:action": {
+        "request.notified",
+        "request.notify_failed",
+        "consent.notified",
+        "consent.notify_failed",
+        "consent.notify_skipped",
+    },
     "consent/services/statements.py:'statement.approve' if approve else 'statement.refuse'": {
         "statement.approve",
         "statement.refuse",
@@ -234,7 +244,11 @@ def _request_flows(operator, organization, monkeypatch):
         client_ip=None,
     )
     services.output_register(actor=generator, presentation_id=presentation.pk, sha256="a" * 64, media_type="image/png")
+    with monkeypatch.context() as broker_down:  # a reminder still queued when the person withdraws
+        broker_down.setattr(request_notify_task, "delay", lambda *args: None)
+        services.consent_expiry_reminders_queue(now=consent.valid_until - timedelta(days=6))
     services.consent_revoke(person=pat, consent_id=consent.pk, reason="changed my mind")
+    notify.notification_deliver(notification_id=consent.notifications.get().pk)  # consent.notify_skipped
     services.organization_block(person=pat, organization_id=organization.pk)
     services.organization_unblock(person=pat, organization_id=organization.pk)
 
@@ -243,7 +257,8 @@ def _request_flows(operator, organization, monkeypatch):
 
     third = services.request_create(actor=operator, organization=organization, data=request_input())
     services.request_open(person=pat, code=third.code)
-    consent_grant(actor=pat, item_id=third.items.get(position=1).pk)  # left to expire
+    kept = consent_grant(actor=pat, item_id=third.items.get(position=1).pk)  # left to expire
+    services.consent_expiry_reminders_queue(now=kept.valid_until - timedelta(days=6))  # consent.notified
     services.item_deny(person=pat, item_id=third.items.get(position=2).pk, reason="no voice")
 
     def gateway_down(**kwargs):
@@ -254,6 +269,8 @@ def _request_flows(operator, organization, monkeypatch):
     with pytest.raises(GatewayUnavailable):  # the task's last attempt
         notify.notification_deliver(notification_id=fourth.notifications.latest("pk").pk, final=True)
     services.consents_expire(now=timezone.now() + timedelta(days=400))
+    with pytest.raises(GatewayUnavailable):  # the last attempt of the expiry notice: consent.notify_failed
+        notify.notification_deliver(notification_id=kept.notifications.get(reason="expired").pk, final=True)
     services.samples_erase_due(now=timezone.now() + timedelta(days=400 + 181))  # item.samples_erase
 
 

@@ -99,3 +99,22 @@ def test_the_cap_is_explained_in_chinese_by_default(organization, operator):
         services.request_create(actor=operator, organization=organization, data=request_input())
     with translation.override("zh-hans"):
         assert "贵机构今日向此号码发送的通知过多" in str(refused.value)
+
+
+def test_the_retry_after_of_a_notification_cap_is_when_the_oldest_leaves_the_day(organization):
+    service = api(key_for(organization))
+    start = timezone.now().replace(microsecond=0)
+    with time_machine.travel(start, tick=False) as clock:
+        for i in range(3):
+            assert create(service, body(), key=f"k-{i}").status_code == 201
+        clock.shift(timedelta(hours=1))
+        refused = create(service, body(end_user_verified_at=timezone.now().isoformat()), key="late")
+        # A notification counts while it is at most a day old: the first is out one second after that.
+        assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+        assert refused["Retry-After"] == str(23 * 3600 + 1)
+        clock.shift(timedelta(hours=23))
+        early = create(service, body(end_user_verified_at=timezone.now().isoformat()), key="late")
+        assert early.status_code == 429 and early["Retry-After"] == "1"
+        clock.shift(1)
+        response = create(service, body(end_user_verified_at=timezone.now().isoformat()), key="late")
+    assert response.status_code == 201

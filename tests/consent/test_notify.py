@@ -98,3 +98,28 @@ def test_every_try_of_one_notification_carries_the_same_idempotency_key(notifica
     keys = [received.json["idempotency_key"] for received in gateway.requests]
     assert keys == [f"consent-notification-{notification.pk}"] * 2
     assert all(received.signature_ok for received in gateway.requests)
+
+
+def test_request_texts_and_e_mails_are_plain_text_so_names_and_purposes_arrive_as_typed(
+    pat_verified, organization, operator
+):
+    """SMS and e-mail are not HTML: "&", quotes and angle brackets stay themselves, not entities."""
+    from django.core import mail as django_mail
+
+    from consent.builders import build_granted_consent, face_item
+    from identity import services as identity_services
+    from identity.crypto import mask_phone
+    from identity.models import OutboxMessage
+    from tests.consent.conftest import PERSON_PHONE
+
+    identity_services.organization_update(actor="test", organization=organization, name="Li & Wang 影视")
+    item = face_item(purpose='Trailer "Spring" <cut 2>', usage="Douyin & WeChat")
+    build_granted_consent(
+        person=pat_verified, actor=operator, organization=organization, items=[item], email="pat@example.org"
+    )
+    [sms] = OutboxMessage.objects.filter(to=mask_phone(PERSON_PHONE), channel="sms").values_list("body", flat=True)
+    assert "Li & Wang 影视" in sms and "&amp;" not in sms
+    [email] = django_mail.outbox
+    assert "Li & Wang 影视" in email.subject
+    assert 'Trailer "Spring" <cut 2>' in email.body and "Douyin & WeChat" in email.body
+    assert "&amp;" not in email.body + email.subject and "&quot;" not in email.body and "&lt;" not in email.body

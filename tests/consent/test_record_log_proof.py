@@ -6,9 +6,11 @@ import io
 import json
 import zipfile
 
+import pypdf
 import pytest
 from django.test import Client
 from jsonschema import Draft202012Validator, FormatChecker
+from likeness_consent_client import LogError, verify_evidence
 
 from consent import services
 from consent.records import receipt as receipt_module
@@ -130,3 +132,69 @@ def test_the_export_carries_a_verifying_proof_of_each_decision(pat, granted):
     key = published_key()
     for kind, evidence in proofs.items():
         assert evidence_check(evidence, consent_id=granted.pk, kind=kind, verifier_key=key).ok, kind
+
+
+# ---- the standalone verifier in clients/python: the record's bytes and the published key, nothing else ----
+
+
+def receipt_read_by_pypdf(pdf: bytes) -> dict:
+    """The receipt.json attachment as any PDF library finds it (pypdf), not through our own record code."""
+    (data,) = pypdf.PdfReader(io.BytesIO(pdf)).attachments["receipt.json"]
+    return json.loads(data)
+
+
+@pytest.mark.parametrize("kind", ["grant", "revocation"])
+def test_the_clients_verifier_proves_the_decision_from_the_pdf_and_the_published_key_alone(
+    pat, granted, kind, django_assert_num_queries
+):
+    if kind == "revocation":
+        services.consent_revoke(person=pat.person, consent_id=granted.pk)
+    pdf, key = pdf_of(granted, kind), published_key()
+    with django_assert_num_queries(0):  # offline
+        evidence = receipt_read_by_pypdf(pdf)["x-likeness"]["transparency_log"]
+        index = verify_evidence(evidence, key, consent_id=granted.pk, kind=kind)
+    assert index == evidence["leaf_index"]
+    event = json.loads(evidence["event"])
+    assert (event["action"], event["target_type"], event["target_id"]) == (
+        {"grant": "consent.grant", "revocation": "consent.revoke"}[kind], "consent.consent", str(granted.pk),
+    )  # fmt: skip
+    other = "revocation" if kind == "grant" else "grant"
+    with pytest.raises(LogError) as caught:
+        verify_evidence(evidence, key, consent_id=granted.pk, kind=other)
+    assert caught.value.code == "another_event"
+    with pytest.raises(LogError) as caught:
+        verify_evidence(evidence, key, consent_id=granted.pk + 1, kind=kind)
+    assert caught.value.code == "another_event"
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (flip, "inconsistent"),
+        (lambda e: e.update(leaf_index=e["leaf_index"] + 1), "inconsistent"),
+        (lambda e: e.update(event=e["event"].replace('"seq":', '"seq":1')), "inconsistent"),
+        (lambda e: e.update(checkpoint=e["checkpoint"].split("\n\n")[0] + "\n\n"), "bad_checkpoint"),
+        (lambda e: e.update(leaf_index=str(e["leaf_index"])), "bad_evidence"),
+        (lambda e: e.update(inclusion_proof="nope"), "bad_evidence"),
+        (lambda e: e.update(event=None), "bad_evidence"),
+    ],
+    ids=["proof", "index", "event", "unsigned", "index-text", "proof-text", "no-event"],
+)
+def test_the_clients_verifier_refuses_changed_evidence(granted, change, code):
+    evidence = receipt_read_by_pypdf(pdf_of(granted))["x-likeness"]["transparency_log"]
+    change(evidence)
+    with pytest.raises(LogError) as caught:
+        verify_evidence(evidence, published_key(), consent_id=granted.pk, kind="grant")
+    assert caught.value.code == code
+
+
+def test_the_export_carries_proofs_the_clients_verifier_accepts(pat, granted):
+    services.consent_revoke(person=pat.person, consent_id=granted.pk)
+    data = json.loads(zipfile.ZipFile(io.BytesIO(services.person_export(person=pat.person))).read("data.json"))
+    key = published_key()
+    for kind, evidence in data["consents"][0]["transparency_log"].items():
+        assert verify_evidence(evidence, key, consent_id=granted.pk, kind=kind) == evidence["leaf_index"]
+    # The same decision as the record carries: one event, one leaf.
+    record = receipt_read_by_pypdf(pdf_of(granted))["x-likeness"]["transparency_log"]
+    assert data["consents"][0]["transparency_log"]["grant"]["leaf_index"] == record["leaf_index"]
+    assert data["consents"][0]["transparency_log"]["grant"]["event"] == record["event"]

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
@@ -48,7 +49,7 @@ def client_for(value: str) -> APIClient:
 def post(client, body, **extra):
     """The call and the SQL statements it ran (savepoints aside)."""
     with CaptureQueriesContext(connection) as queries:
-        response = client.post("/api/v1/tokens/verify", body, format="json", **extra)
+        response = client.post("/api/v1/tokens/verify", body, **({"format": "json"} | extra))
     statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     return response, statements
 
@@ -118,13 +119,69 @@ def test_the_lean_path_answers_and_logs_exactly_as_the_framework_view(case, orga
     if lean_body["active"]:
         assert lean_body.pop("presentation_id") + 1 == framework_body.pop("presentation_id")
     assert lean_body == framework_body
-    assert lean["Content-Type"] == framework["Content-Type"] == "application/json"
-    for header in ("X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy"):
-        assert lean[header] == framework[header], header
-    assert lean["Allow"] == framework["Allow"] and lean["Content-Language"] == framework["Content-Language"] == "en"
-    assert "Accept-Language" in lean["Vary"]
+    assert same_headers(lean, framework)
     first, second = Presentation.objects.order_by("-id")[:2][::-1]
     assert row(first) == row(second)
+
+
+def same_headers(lean, framework) -> bool:
+    """Every header of both answers, name and value; the length only as each body's own (the presentation id
+    in an active answer is one more on the second call, which may take one more digit)."""
+    lean_headers, framework_headers = dict(lean.headers), dict(framework.headers)
+    assert lean_headers.pop("Content-Length") == str(len(lean.content))
+    assert framework_headers.pop("Content-Length") == str(len(framework.content))
+    assert lean_headers == framework_headers
+    return True
+
+
+# How services call, and as a deployment serves them: over HTTPS with HSTS and a cross-origin policy,
+# another language, a form body, an answer that is no.
+HEADER_CASES = {
+    "json, active": ({}, {}, {}),
+    "json, inactive": ({}, {"operation": "attribute_editing"}, {}),
+    "form body": ({}, {}, {"format": None, "content_type": "application/x-www-form-urlencoded"}),
+    "chinese": ({}, {}, {"HTTP_ACCEPT_LANGUAGE": "zh-CN,zh;q=0.9"}),
+    "https, production security settings": (
+        {
+            "SECURE_HSTS_SECONDS": 31536000,
+            "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+            "SECURE_HSTS_PRELOAD": True,
+            "SECURE_SSL_REDIRECT": True,
+            "SECURE_CROSS_ORIGIN_OPENER_POLICY": "same-origin",
+        },
+        {},
+        {"secure": True},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HEADER_CASES))
+def test_the_lean_answer_carries_every_header_of_the_framework_answer(case, settings, organization, consent):
+    overrides, change, extra = HEADER_CASES[case]
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    _key, value = key_for(organization)
+    client = client_for(value)  # made after the settings: its middleware reads them when first called
+    body = {"token": consent.token.value, "modality": "face", "operation": "face_swap"} | change
+
+    def call(fields):
+        return post(client, urlencode(fields) if "content_type" in extra else fields, **extra)
+
+    call(body)  # warm: the key's first use is recorded, the signing keys read
+    lean, statements = call(body)
+    framework, framework_statements = call(body | {"token_type_hint": "consent+jwt"})
+
+    assert statements[0].startswith("SELECT k.id") and not framework_statements[0].startswith("SELECT k.id")
+    assert lean.status_code == framework.status_code == 200
+    assert same_headers(lean, framework)
+    # What each layer adds is there, so that equal means both carry it (not that both lack it).
+    for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy"):
+        assert lean.has_header(name), name
+    assert lean["Allow"] == "POST, OPTIONS" and "Accept-Language" in lean["Vary"]
+    assert lean["Content-Language"] == ("zh-hans" if case == "chinese" else "en")
+    if extra.get("secure"):
+        assert lean["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+        assert lean["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
 def test_the_shortcut_serves_the_route_of_the_framework_view():
@@ -267,9 +324,29 @@ def test_the_rate_limit_holds_on_the_lean_path_and_a_refused_call_logs_nothing(l
 
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[2].json()["code"] == "rate_limited"
-    # The window estimate spreads the last minute's calls evenly, so it may ask for up to two minutes.
     assert 0 < int(answers[2]["Retry-After"]) <= 120
     assert Presentation.objects.count() == 2
+
+
+def test_a_caller_that_waits_retry_after_is_admitted_and_not_a_second_sooner(limit_of_two, organization, consent):
+    _key, value = key_for(organization)
+    client = client_for(value)
+    body = {"token": consent.token.value, "modality": "face", "operation": "face_swap"}
+    minute = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)  # a window starts there
+    with time_machine.travel(minute + timedelta(seconds=50), tick=False) as clock:
+        assert [post(client, body)[0].status_code for _ in range(2)] == [200, 200]
+        clock.shift(10)
+        refused = post(client, body)[0]
+        # The new minute has no call yet; the last one's two weigh one call halfway through it.
+        assert refused.status_code == 429 and refused["Retry-After"] == "30"
+        assert refused.json()["code"] == "rate_limited"
+        clock.shift(29)
+        early = post(client, body)[0]
+        assert early.status_code == 429 and early["Retry-After"] == "1"
+        clock.shift(1)
+        answer, statements = post(client, body)
+    assert answer.status_code == 200 and statements[0].startswith("SELECT k.id")
+    assert Presentation.objects.count() == 3
 
 
 def test_the_lean_path_and_the_other_endpoints_share_one_limit_per_key(limit_of_two, organization, consent):
@@ -316,6 +393,7 @@ def test_a_host_not_allowed_is_refused_before_anything_is_logged(organization, c
         HTTP_HOST="attacker.example",
     )
     assert response.status_code == 400
+    assert response["X-Content-Type-Options"] == "nosniff"  # the stack's refusal, through its layers
     assert not Presentation.objects.exists()
 
 

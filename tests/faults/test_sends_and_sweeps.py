@@ -142,6 +142,7 @@ def test_a_worker_killed_mid_expiry_sweep_expires_each_consent_and_request_once(
     assert count(stack, db_name, "SELECT count(*) FROM consent_consent WHERE state = 'expired'") == 3
     assert count(stack, db_name, "SELECT count(*) FROM audit_auditevent WHERE action = 'consent.expire'") == 3
     assert count(stack, db_name, "SELECT count(*) FROM consent_webhookevent WHERE type = 'consent.expired'") == 3
+    assert count(stack, db_name, "SELECT count(*) FROM consent_notification WHERE reason = 'expired'") == 3
 
     stack.worker(db_name, "w2")
     snippet(stack, db_name, queue_sweep)  # beat runs the sweep again five minutes later
@@ -177,6 +178,18 @@ def test_a_worker_killed_mid_expiry_sweep_expires_each_consent_and_request_once(
     for consent in consents:
         mine = [event_id for consent_id, event_id in order if consent_id == str(consent)]
         assert [e for e in hook.acknowledged if e in mine] == mine  # granted, then expired
+    # The person of each consent is told once: one notice per consent, sent (the cut-off's three were queued
+    # with their expiries and sent after the restart, by the worker or beat's sweep).
+    notices = "SELECT consent_id, count(*) FROM consent_notification WHERE reason = 'expired' GROUP BY 1"
+    assert dict(stack.sql(db_name, notices)) == dict.fromkeys(consents, 1)
+    snippet(
+        stack,
+        db_name,
+        "from datetime import timedelta\nfrom django.utils import timezone\nfrom consent import services\n"
+        "print(json.dumps(services.notifications_sweep(now=timezone.now() + timedelta(minutes=6))))",
+    )
+    sent = "SELECT count(*) FROM consent_notification WHERE reason = 'expired' AND state = 'sent'"
+    wait_until(lambda: count(stack, db_name, sent) == 6, 120, what="every expiry notice sent")
     checked = stack.django(db_name, "from tests.faults.scenarios import invariants\nprint(json.dumps(invariants()))")
     assert checked["problems"] == []  # every expired consent's status bit is set
     assert (checked["consents"], checked["active"]) == (6, 0)

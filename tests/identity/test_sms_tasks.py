@@ -13,7 +13,8 @@ import time_machine
 from django.utils import timezone
 
 from identity import services
-from identity.tasks import sms_code_deliver_task
+from identity.models import PhoneDevice
+from identity.tasks import sms_code_deliver_task, sms_code_idempotency_key
 from tests.conftest import retry_countdowns
 from tests.identity.fake_gateway import closed_port_url
 
@@ -108,3 +109,43 @@ def test_a_retry_after_the_code_expired_sends_nothing(gateway, device, countdown
         result = sms_code_deliver_task.apply(args=[device.pk])
     assert result.get() is None
     assert gateway.requests == []
+
+
+@pytest.fixture
+def http_sms(settings, fake):
+    """SMS goes to the local fake gateway from the first code on."""
+    settings.SMS_BACKEND = "identity.sms.HttpSmsBackend"
+    fake.configure(settings, "SMS_HTTP", "/sms", timeout=0.3)
+    return fake
+
+
+def test_every_try_of_one_code_carries_the_same_idempotency_key_and_a_new_code_a_new_one(http_sms, countdowns):
+    person = services.person_for_phone(phone=PHONE)
+    http_sms.script(json={"message_id": "too-late"}, delay=5)  # the first try times out: it may have gone out
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        first = services.sms_code_send(person=person, ip=None)
+        first_code = first.token
+        clock.shift(timedelta(seconds=61))  # past the send cooldown
+        second = services.sms_code_send(person=person, ip=None)
+
+    keys = [received.json.get("idempotency_key") for received in http_sms.requests]
+    assert countdowns == [2]  # one retry, of the first code
+    assert keys[0] == keys[1] == sms_code_idempotency_key(first) != keys[2] == sms_code_idempotency_key(second)
+    assert [first_code in r.json["text"] for r in http_sms.requests] == [True, True, False]
+    assert second.token in http_sms.requests[2].json["text"]
+    assert first_code not in keys[0] and second.token not in keys[2]  # the key names a code, never carries it
+    assert all(received.signature_ok for received in http_sms.requests)
+
+
+def test_a_retry_of_a_superseded_code_sends_nothing(http_sms):
+    person = services.person_for_phone(phone=PHONE)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        first_key = sms_code_idempotency_key(services.sms_code_send(person=person, ip=None))
+        clock.shift(timedelta(seconds=61))
+        services.sms_code_send(person=person, ip=None)
+        sent = len(http_sms.requests)
+        # The first code's task, redelivered after the second code was issued (its worker died mid-send).
+        device_id = PhoneDevice.objects.get(user=person.user).pk
+        result = sms_code_deliver_task.apply(args=[device_id, "", first_key])
+    assert result.get() is None
+    assert len(http_sms.requests) == sent == 2

@@ -26,7 +26,7 @@ DASH = "\u2014 "
 
 class LogError(Exception):
     """The log misbehaved (or answered nonsense). `code` is stable: bad_checkpoint, rewound, dropped_checkpoint,
-    forked, inconsistent, bad_answer."""
+    forked, inconsistent, bad_answer; for a record's evidence also bad_evidence and another_event."""
 
     def __init__(self, code: str, message: str):
         super().__init__(f"{code}: {message}")
@@ -89,7 +89,8 @@ def open_checkpoint(note: str, key: VerifierKey) -> Checkpoint:
             origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
         except (IndexError, ValueError, binascii.Error) as exc:
             raise LogError("bad_checkpoint", "not a tlog checkpoint") from exc
-        if origin != key.name or len(root) != 32 or not lines[1].isdigit():
+        decimal = lines[1].isascii() and lines[1].isdigit() and (lines[1] == "0" or not lines[1].startswith("0"))
+        if origin != key.name or len(root) != 32 or not decimal:
             raise LogError("bad_checkpoint", "not a checkpoint of this log")
         return Checkpoint(origin, size, root, note)
     raise LogError("bad_checkpoint", "the checkpoint carries no signature by the log's key")
@@ -129,7 +130,7 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
     if first == second:
         return not proof and first_root == second_root
     if first == 0:
-        return not proof
+        return not proof and first_root == hashlib.sha256(b"").digest()
     if not proof:
         return False
     if first & (first - 1) == 0:
@@ -151,14 +152,33 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
     return fr == first_root and sr == second_root and sn == 0
 
 
-def verify_evidence(evidence: dict, verifier_key: str) -> int:
-    """Check a consent record's `transparency_log` object offline; returns the leaf index or raises LogError."""
-    checkpoint = open_checkpoint(evidence["checkpoint"], VerifierKey.parse(verifier_key))
-    proof = [base64.b64decode(h) for h in evidence["inclusion_proof"]]
-    leaf = leaf_hash(evidence["event"].encode())
-    if not verify_inclusion(evidence["leaf_index"], checkpoint.size, leaf, proof, checkpoint.root_hash):
+DECISIONS = {"grant": "consent.grant", "revocation": "consent.revoke"}
+
+
+def verify_evidence(
+    evidence: dict, verifier_key: str, *, consent_id: int | None = None, kind: str | None = None
+) -> int:
+    """Check a consent record's (or an export's) `transparency_log` object offline, with the log's verifier key
+    alone: the checkpoint is signed by that key, and the inclusion proof leads from the event to its root.
+    With `consent_id` and `kind` ("grant" or "revocation") the event must also be that decision of that consent.
+    Returns the leaf index; raises LogError (bad_evidence, bad_checkpoint, another_event, inconsistent).
+    """
+    checkpoint = open_checkpoint(str(evidence.get("checkpoint", "")), VerifierKey.parse(verifier_key))
+    try:
+        body, index = evidence["event"], evidence["leaf_index"]
+        proof = [base64.b64decode(h, validate=True) for h in evidence["inclusion_proof"]]
+        event = json.loads(body)
+    except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        raise LogError("bad_evidence", "the evidence is not an event, a leaf index and a proof") from exc
+    if type(index) is not int or not isinstance(body, str) or not isinstance(event, dict):
+        raise LogError("bad_evidence", "the evidence is not an event, a leaf index and a proof")
+    if consent_id is not None or kind is not None:
+        expected = (DECISIONS.get(kind or ""), "consent.consent", str(consent_id))
+        if (event.get("action"), event.get("target_type"), event.get("target_id")) != expected:
+            raise LogError("another_event", f"the event is not the {kind} of consent {consent_id}")
+    if not verify_inclusion(index, checkpoint.size, leaf_hash(body.encode()), proof, checkpoint.root_hash):
         raise LogError("inconsistent", "the inclusion proof does not lead to the signed root")
-    return evidence["leaf_index"]
+    return index
 
 
 # ---- the witness --------------------------------------------------------------------------------
@@ -202,12 +222,13 @@ class LogWitness:
     def _extends(self, old: Checkpoint, new: Checkpoint) -> None:
         if new.size < old.size:
             raise LogError("rewound", f"the log shrank from {old.size} to {new.size} entries")
+        # Two signed trees of one size are proof of a fork in themselves: say so before anything else.
+        if new.size == old.size and new.root_hash != old.root_hash:
+            raise LogError("forked", f"two different trees of size {old.size} are signed")
         stored = self._get("checkpoint", size=old.size)
         if stored.status_code != 200 or stored.text != old.note:
             raise LogError("dropped_checkpoint", f"the log no longer serves the checkpoint of size {old.size}")
         if new.size == old.size:
-            if new.root_hash != old.root_hash:
-                raise LogError("forked", f"two different trees of size {old.size} are signed")
             return
         answer = self._get("proof/consistency", first=old.size, second=new.size)
         try:
