@@ -112,7 +112,9 @@ def _charset(cff: bytes, glyphs: int) -> list[int]:
             cids.append(first)
             pos += 2
             continue
-        size = form  # a range's count of further glyphs: one byte in format 1, two in format 2 (no format 3)
+        # A range's count of further glyphs: one byte in format 1, two in format 2. (There is no other format;
+        # what one would give fails the caller's comparison, and two bytes keep a range below 65 537 glyphs.)
+        size = 1 if form == 1 else 2
         cids.extend(range(first, first + int.from_bytes(cff[pos + 2 : pos + 2 + size]) + 1))
         pos += 2 + size
     return cids[: glyphs - 1]
