@@ -53,13 +53,6 @@ def test_a_program_harfbuzz_cannot_read_is_kept_and_logged(caplog):
     assert "left as WeasyPrint embedded it" in caplog.text
 
 
-def test_a_reserved_byte_in_the_top_dict_is_an_error_not_an_endless_loop():
-    top_dict = bytes([139, 22])  # the operand 0, then 22: reserved (TN #5176, table 3)
-    cff = bytes([1, 0, 4, 1]) + bytes([0, 0]) + bytes([0, 1, 1, 1, 1 + len(top_dict)]) + top_dict
-    with pytest.raises(ValueError, match="reserved byte 22"):
-        fonts._top_dict(cff)
-
-
 @pytest.fixture(scope="module")
 def noto_program() -> tuple[bytes, list[int]]:
     """Noto Sans CJK as WeasyPrint embeds it (its glyph numbering kept), and the CIDs its page text uses."""
