@@ -30,7 +30,7 @@ def consent_notice_queue(*, consent: Consent, reason: str) -> Notification | Non
     from consent.tasks import request_notify_task  # consent.tasks imports consent.services: a cycle
 
     notification = Notification.objects.create(
-        request_id=consent.item.request_id, consent=consent, reason=reason, requested_by="expiry"
+        request_id=consent.item.request_id, consent=consent, reason=reason, requested_by=""
     )
     enqueue_on_commit(request_notify_task, notification.pk)
     return notification

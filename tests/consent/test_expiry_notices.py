@@ -359,3 +359,12 @@ def test_a_negative_reminder_setting_stops_start_up_naming_it():
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "CONSENT_EXPIRY_REMINDER_DAYS=-1" in result.stderr
+
+
+def test_the_office_names_who_sent_an_expiry_notice_in_words(consent, operator_client):
+    consent_expire_task.apply(kwargs={"now": later_than(consent)})
+    body = operator_client.get(f"/office/requests/{consent.item.request_id}/").content.decode()
+    assert "the service, automatically" in body and "<td>expiry</td>" not in body
+    operator_client.cookies["django_language"] = "zh-hans"
+    zh = operator_client.get(f"/office/requests/{consent.item.request_id}/").content.decode()
+    assert "系统自动发送" in zh
