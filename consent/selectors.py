@@ -16,6 +16,7 @@ from consent.models import (
     ApiKey,
     Consent,
     ConsentRequest,
+    Notification,
     OrganizationSettings,
     Output,
     OutputDisplay,
@@ -161,6 +162,22 @@ def organizations_asking_person(*, person: Person) -> QuerySet[Organization]:
 
 def presentations_for_consent(*, consent: Consent) -> QuerySet[Presentation]:
     return Presentation.objects.filter(consent=consent).select_related("organization")
+
+
+def notifications_for_consent(*, person: Person, consent: Consent) -> QuerySet[Notification]:
+    """What we sent the person about this consent: its request's notices and its own, newest first.
+
+    Scoped to the person here too (not only through the consent they were given), and never another
+    consent's notices, even one from the same request.
+    """
+    return (
+        Notification.objects.filter(
+            request__items__consent__in=Consent.objects.filter(pk=consent.pk, person=person),
+        )
+        .filter(Q(consent__isnull=True) | Q(consent=consent))
+        .prefetch_related("attempts")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def consent_get_for_person(*, person: Person, consent_id: int) -> Consent:

@@ -65,6 +65,7 @@ def consent_detail(request, consent_id):
             "outputs": selectors.outputs_for_consent(consent=consent)[:OUTPUTS_SHOWN],
             "outputs_count": selectors.outputs_for_consent(consent=consent).count(),
             "show_thumbnails": selectors.output_thumbnails_shown(person=request.person),
+            "notices": selectors.notifications_for_consent(person=request.person, consent=consent),
         },
     )
 
