@@ -120,6 +120,21 @@ def test_a_not_sent_reminder_says_the_consent_had_ended(history):
     assert '<span class="state state-skipped">not sent</span>' in notices
 
 
+def test_an_sms_the_gateway_took_on_any_attempt_reads_sent(history):
+    # A retry after a gateway outage, and (either order) a worker killed after the gateway took the message.
+    client, face, _voice = history
+    initial = Notification.objects.get(reason=Reason.INITIAL)
+    resend = Notification.objects.get(reason=Reason.RESEND)
+    failed = NotificationAttempt.objects.create(notification=initial, channel="sms", ok=False, error="timeout")
+    NotificationAttempt.objects.filter(pk=failed.pk).update(
+        created_at=initial.attempts.get(ok=True).created_at - timedelta(minutes=1)
+    )
+    NotificationAttempt.objects.create(notification=resend, channel="sms", ok=False, error="timeout")
+    notices = section(client.get(f"/me/consents/{face.pk}/").content.decode())
+    assert notices.count("SMS: sent") == 4
+    assert "SMS: could not be sent" not in notices
+
+
 def test_a_notice_never_tried_says_the_request_was_no_longer_open(history):
     # What services.notify leaves when a resend's request was decided before it went: failed, no attempt.
     client, face, _voice = history
@@ -177,4 +192,3 @@ def test_the_page_reads_as_many_queries_for_four_messages_as_for_one(history):
         html = client.get(f"/me/consents/{face.pk}/").content.decode()
     assert len(titles(section(html))) == 1
     assert len(four) == len(one)
-
