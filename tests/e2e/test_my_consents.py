@@ -52,6 +52,10 @@ def test_person_finds_a_consent_and_its_uses_withdraws_it_exports_and_deletes(ph
     page.wait_for_url(f"**/me/consents/{history.pk}/")
     expect(page.locator("li.use")).to_have_count(USES_PER_PAGE)
     expect(page.get_by_text("refused because: operation not consented").first).to_be_visible()
+    notices = page.locator("section", has=page.get_by_role("heading", name="Messages we sent you"))
+    expect(notices.locator("li.notice")).to_have_count(1)  # the request's SMS, delivered after its commit
+    expect(notices.locator("li.notice")).to_contain_text("first notice")
+    expect(notices.locator("li.notice")).to_contain_text("SMS: sent")
     check_screen(page, "consent-uses")
     page.get_by_role("link", name="Older").click()
     expect(page.locator("li.use")).to_have_count(2)
