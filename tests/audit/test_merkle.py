@@ -145,33 +145,33 @@ def test_the_client_opens_only_checkpoints_whose_size_is_a_plain_decimal():
             witness.open_checkpoint(signed, vkey)
 
 
-def test_the_client_verifies_every_proof_the_server_builds_for_trees_up_to_33_leaves():
-    leaves = [merkle.leaf_hash(f"event {i}".encode()) for i in range(33)]
+THIRTY_THREE = [merkle.leaf_hash(f"event {i}".encode()) for i in range(33)]
+ROOTS_33 = [merkle.root(THIRTY_THREE[:n]) for n in range(34)]  # ROOTS_33[n]: the tree of the first n leaves
+
+
+def every_proof_verifies(verifier, leaves=THIRTY_THREE, roots=ROOTS_33) -> None:
+    """Every inclusion and consistency proof the server builds for trees of 1..33 leaves verifies with
+    `verifier` (the server's own audit.merkle, or the client's witness), and none for a wrong leaf or root."""
     _, lookup = stored_nodes(leaves)
-    roots = [merkle.root(leaves[:n]) for n in range(34)]
-    for size in range(1, 34):
+    for size in range(1, len(leaves) + 1):
         for index in range(size):
             proof = merkle.proof_hashes(merkle.inclusion_ranges(index, size), lookup)
-            assert witness.verify_inclusion(index, size, leaves[index], proof, roots[size]), (index, size)
-            assert not witness.verify_inclusion(index, size, leaves[index - 1] if index else roots[0], proof,
-                                                roots[size])  # fmt: skip
+            assert verifier.verify_inclusion(index, size, leaves[index], proof, roots[size]), (index, size)
+            wrong = leaves[index - 1] if index else roots[0]
+            assert not verifier.verify_inclusion(index, size, wrong, proof, roots[size]), (index, size)
         for first in range(1, size):
             proof = merkle.proof_hashes(merkle.consistency_ranges(first, size), lookup)
-            assert witness.verify_consistency(first, size, roots[first], roots[size], proof), (first, size)
-            assert not witness.verify_consistency(first, size, roots[first - 1], roots[size], proof), (first, size)
+            assert verifier.verify_consistency(first, size, roots[first], roots[size], proof), (first, size)
+            assert not verifier.verify_consistency(first, size, roots[first - 1], roots[size], proof), (first, size)
+
+
+def test_the_client_verifies_every_proof_the_server_builds_for_trees_up_to_33_leaves():
+    every_proof_verifies(witness)
 
 
 def test_every_proof_of_every_tree_up_to_33_leaves_verifies_and_a_rewritten_history_does_not():
-    leaves = [merkle.leaf_hash(f"event {i}".encode()) for i in range(33)]
-    _, lookup = stored_nodes(leaves)
-    roots = [merkle.root(leaves[:n]) for n in range(34)]
-    for size in range(1, 34):
-        for index in range(size):
-            proof = merkle.proof_hashes(merkle.inclusion_ranges(index, size), lookup)
-            assert merkle.verify_inclusion(index, size, leaves[index], proof, roots[size]), (index, size)
-        for first in range(1, size):
-            proof = merkle.proof_hashes(merkle.consistency_ranges(first, size), lookup)
-            assert merkle.verify_consistency(first, size, roots[first], roots[size], proof), (first, size)
+    every_proof_verifies(merkle)
+    leaves, roots = THIRTY_THREE, ROOTS_33
     forged = [*leaves[:5], merkle.leaf_hash(b"forged"), *leaves[6:20]]
     _, forged_lookup = stored_nodes(forged)
     proof = merkle.proof_hashes(merkle.consistency_ranges(10, 20), forged_lookup)
