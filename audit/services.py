@@ -30,8 +30,8 @@ from audit.models import (
     leaf_body,
     node_key,
 )
-from config.hotsql import hot_cursor
 from errors import ApplicationError
+from hotsql import hot_cursor
 
 GENESIS = "0" * 64
 SEQUENCE = "audit_event_seq"

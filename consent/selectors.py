@@ -11,7 +11,6 @@ from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Length
 from django.http import Http404
 
-from config.hotsql import hot_cursor
 from consent.models import (
     ApiKey,
     Consent,
@@ -25,6 +24,7 @@ from consent.models import (
     Sample,
     Statement,
 )
+from hotsql import hot_cursor
 from identity.models import Membership, Organization, Person, User
 
 

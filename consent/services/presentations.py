@@ -5,8 +5,8 @@ import functools
 from django.db import connection
 from django.utils import timezone
 
-from config.hotsql import hot_cursor
 from consent.models import ApiKey, Consent, Presentation
+from hotsql import hot_cursor
 
 __all__ = ["presentation_log", "presentation_record"]
 
