@@ -1,5 +1,5 @@
 """Refuse a request body that is too large before anything reads it; a clean 503 while the database is away;
-choose the language of the answer; the verify call's short way past the rest."""
+choose the language of the answer; keep API answers out of caches; the verify call's short way past the rest."""
 
 import sys
 
@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.middleware.locale import LocaleMiddleware
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -117,6 +118,22 @@ class LanguageMiddleware(LocaleMiddleware):
         return None
 
 
+class ApiNoStoreMiddleware(MiddlewareMixin):
+    """`Cache-Control: no-store` on every API answer (`/api/`), errors included, unless it set its own caching.
+
+    API answers carry personal data, bearer tokens and live consent state (an introspection answer is stale
+    the moment a consent is withdrawn): no browser, proxy or client cache may keep them (RFC 6749 §5.1,
+    RFC 7662 §4). A view that chose its caching keeps it: the public status lists under `/api/v1/status-lists/`
+    say `public, max-age=...`. One of TokenVerifyShortcutMiddleware's SHARED layers, so the lean verify answer
+    gets the header from here too.
+    """
+
+    def process_response(self, request, response):
+        if request.path_info.startswith("/api/") and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
+        return response
+
+
 class TokenVerifyShortcutMiddleware:
     """Serve `POST /api/v1/tokens/verify` by consent.api.verify.token_verify_lean, before the middleware an
     API call has no use for (static files, sessions, users, CSRF, OTP, messages); whatever it declines goes
@@ -126,13 +143,14 @@ class TokenVerifyShortcutMiddleware:
     that act on every API answer (SHARED) are not copied but run here, their own process_request before the
     lean answer and process_response after it, in the stack's order: the answer carries the very headers
     the framework path's does (HSTS, nosniff, Referrer-Policy, Cross-Origin-Opener-Policy, Content-Language
-    and Vary, X-Frame-Options, Content-Security-Policy), with the view's own (Allow) from the view class.
+    and Vary, X-Frame-Options, Content-Security-Policy, Cache-Control), with the view's own (Allow) from the view class.
     A layer that would answer or refuse on the request side (the HTTPS redirect, a host not allowed) sends
     the call on through the stack, which does so; the body size limit likewise (`_fits`).
     """
 
     SHARED = (
         "django.middleware.security.SecurityMiddleware",
+        "config.middleware.ApiNoStoreMiddleware",
         "config.middleware.LanguageMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -65,6 +65,8 @@ MIDDLEWARE = [
     # The verify hot path answers here, before the middleware below that an API call has no use for.
     "config.middleware.TokenVerifyShortcutMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Every API answer from the layers below, errors included: Cache-Control: no-store unless it set its own.
+    "config.middleware.ApiNoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Django's LocaleMiddleware, except that the API follows Accept-Language only (English by default).
