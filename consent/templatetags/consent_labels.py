@@ -7,7 +7,7 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from consent import webhooks
 from consent.models import ConsentRequest, EndUserVerification, Modality, Notification, Operation, RequestItem
@@ -145,7 +145,8 @@ def notification_reason_label(value) -> str:
     return str(dict(Notification.Reason.choices).get(value, value))
 
 
-CHANNELS = {"sms": _("SMS"), "email": _("e-mail")}
+# The way a message went, as the portal names it too ("e-mail", 电子邮件: not an e-mail address, 电子邮箱).
+CHANNELS = {"sms": pgettext_lazy("message channel", "SMS"), "email": pgettext_lazy("message channel", "e-mail")}
 
 
 @register.filter

@@ -9,6 +9,7 @@ from django.utils.translation import pgettext, pgettext_lazy
 
 from consent.models import Notification
 from consent.templatetags.consent_labels import (
+    CHANNELS,
     modality_label,
     notification_reason_label,
     operation_label,
@@ -44,8 +45,6 @@ def operation_list(values) -> str:
 
 # ---- the messages we sent the person (a consent's page) ----------------------------------------------
 
-NOTICE_CHANNELS = {"sms": pgettext_lazy("message channel", "SMS"), "email": pgettext_lazy("message channel", "e-mail")}
-
 
 @register.filter
 def notice_channels(notification) -> list[tuple[str, bool]]:
@@ -54,7 +53,7 @@ def notice_channels(notification) -> list[tuple[str, bool]]:
     taken: dict[str, bool] = {}
     for attempt in notification.attempts.all():
         taken[attempt.channel] = taken.get(attempt.channel, False) or attempt.ok
-    return [(str(NOTICE_CHANNELS.get(channel, _("another way"))), ok) for channel, ok in taken.items()]
+    return [(str(CHANNELS.get(channel, _("another way"))), ok) for channel, ok in taken.items()]
 
 
 NOTICE_STATES = {

@@ -291,6 +291,22 @@ def test_request_detail_shows_items_samples_and_every_notification_attempt(opera
     assert "Send again" in body and "Cancel request" in body
 
 
+def test_request_detail_names_the_e_mail_channel_as_the_portal_does_in_chinese(operator_client, operator, organization):
+    """The attempts list names the way a message went: 电子邮件 (e-mail), not 电子邮箱 (an e-mail address)."""
+    from consent.builders import build_request
+
+    request = build_request(actor=operator, organization=organization, phone=PERSON_PHONE, email="pat@example.org")
+    attempts = Notification.objects.get(request=request).attempts.all()
+    assert sorted(a.channel for a in attempts) == ["email", "sms"] and all(a.ok for a in attempts)
+
+    body = operator_client.get(f"/office/requests/{request.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    listed = re.search(r'<ul class="attempts">(.*?)</ul>', body, re.S).group(1)
+    assert "· 电子邮件 ·" in listed and "· 短信 ·" in listed
+    assert "电子邮箱" not in listed
+    english = operator_client.get(f"/office/requests/{request.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "· e-mail ·" in re.search(r'<ul class="attempts">(.*?)</ul>', english, re.S).group(1)
+
+
 def test_request_detail_links_a_granted_item_to_its_consent(operator_client, granted_consent):
     body = operator_client.get(f"/office/requests/{granted_consent.item.request_id}/").content.decode()
     assert f'href="/office/consents/{granted_consent.pk}/"' in body
