@@ -24,9 +24,10 @@ class AuditEventQuerySet(models.QuerySet):
 
 class AuditEvent(models.Model):
     """One event. `seq` comes from a database sequence in the writer's transaction (no lock); the
-    integrator later gives it a leaf in the Merkle tree (`AuditLeaf`), in the order it finds them."""
+    integrator later gives it a leaf in the Merkle tree (`AuditLeaf`), in the order it finds them. `seq` is
+    the primary key: a second id would cost every append another index and another sequence."""
 
-    seq = models.BigIntegerField(unique=True)
+    seq = models.BigIntegerField(primary_key=True)
     time = models.DateTimeField(db_index=True)
     actor_type = models.CharField(max_length=64)
     actor_id = models.CharField(max_length=64, blank=True)

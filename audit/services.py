@@ -122,7 +122,7 @@ def event_record(*, actor, action: str, target=None, data: dict | None = None, o
 _INSERT_SQL = (
     'INSERT INTO audit_auditevent (seq, "time", actor_type, actor_id, actor_label, "action", target_type, target_id, '
     "data, organization_id) VALUES (nextval('audit_event_seq'), %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s) "
-    "RETURNING id, seq"
+    "RETURNING seq"
 )
 
 
@@ -136,7 +136,7 @@ def _insert_with_sequence(event: AuditEvent, data_json: str) -> None:
     ]  # fmt: skip
     with hot_cursor() as cursor:
         cursor.execute(_INSERT_SQL, values)
-        event.id, event.seq = cursor.fetchone()
+        (event.seq,) = cursor.fetchone()
     event._state.adding, event._state.db = False, connection.alias
 
 
