@@ -109,3 +109,16 @@ def record_uses(consent, count: int, organization, operator, *, refused_every: i
             reason="operation_not_consented" if refused else "",
             client_ip=None,
         )
+
+
+@pytest.fixture
+def limit_of_two(monkeypatch):
+    """Every API key may make two calls a minute (the cache that counts them emptied before and after)."""
+    from django.core.cache import cache
+
+    from consent.api.auth import ApiKeyRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
+    yield
+    cache.clear()

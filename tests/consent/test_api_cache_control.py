@@ -3,13 +3,11 @@ state: RFC 6749 §5.1, RFC 7662 §4), errors and the lean verify answer included
 caching on purpose keeps it (the public status lists, the JWKS, the transparency log's URLs)."""
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from consent import services
-from consent.api.auth import ApiKeyRateThrottle
 from consent.builders import build_granted_consent
 from consent.models import ApiKey, ConsentRequest
 from tests.consent.conftest import api_request_body
@@ -77,14 +75,6 @@ def test_error_answers_are_no_store(organization, other_organization, pending_re
     assert no_route.status_code == 404 and no_route.json()["code"] == "not_found"
     assert no_route["Cache-Control"] == "no-store"
     assert ConsentRequest.objects.count() == 1  # the refused creations made nothing
-
-
-@pytest.fixture
-def limit_of_two(monkeypatch):
-    cache.clear()
-    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
-    yield
-    cache.clear()
 
 
 def test_a_rate_limited_answer_is_no_store(limit_of_two, organization, pending_request):

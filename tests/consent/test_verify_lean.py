@@ -19,7 +19,6 @@ from rest_framework.test import APIClient
 
 from consent import selectors, services
 from consent.api import verify
-from consent.api.auth import ApiKeyRateThrottle
 from consent.builders import build_granted_consent
 from consent.models import ApiKey, Presentation
 from tests.consent.conftest import png_bytes
@@ -303,16 +302,6 @@ def test_a_token_for_another_organisation_naming_this_consent_finds_nothing(cons
 
 
 # ---- the rate limit -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def limit_of_two(monkeypatch):
-    from django.core.cache import cache
-
-    cache.clear()
-    monkeypatch.setattr(ApiKeyRateThrottle, "THROTTLE_RATES", {"api_key": "2/min"})
-    yield
-    cache.clear()
 
 
 def test_the_rate_limit_holds_on_the_lean_path_and_a_refused_call_logs_nothing(limit_of_two, organization, consent):
