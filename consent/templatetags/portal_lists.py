@@ -64,10 +64,15 @@ NOTICE_STATES = {
 }
 
 
+def _never_tried(notification) -> bool:
+    """Failed without an attempt: services.notify closed it before sending (its request was no longer open)."""
+    return notification.state == Notification.State.FAILED and not notification.attempts.all()
+
+
 @register.filter
 def notice_state_label(notification) -> str:
     """A notice's outcome, short enough for a badge; a failure with no attempt was never tried (see below)."""
-    if notification.state == Notification.State.FAILED and not notification.attempts.all():
+    if _never_tried(notification):
         return str(NOTICE_STATES[Notification.State.SKIPPED])
     return str(NOTICE_STATES.get(notification.state, NOTICE_STATES[Notification.State.QUEUED]))
 
@@ -79,7 +84,7 @@ def notice_not_sent_because(notification) -> str:
     services.notify leaves two such cases: a request's notice whose request was decided, cancelled or expired
     before it went (failed, never tried), and a reminder whose consent had ended already (skipped).
     """
-    if notification.state == Notification.State.FAILED and not notification.attempts.all():
+    if _never_tried(notification):
         return str(_("Not sent because the request was no longer open."))
     if notification.state == Notification.State.SKIPPED:
         return str(_("Not sent because the consent had already ended."))
